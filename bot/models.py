@@ -69,6 +69,13 @@ class Holding:
     direct_indirect: str | None
     ownership_nature: str | None = None
     footnotes: tuple[str, ...] = ()
+    # Derivative holdings only (options, warrants, convertibles held; a Form 3 often gives no count of the
+    # derivative itself, only the underlying shares):
+    conversion_or_exercise_price: float | None = None
+    exercise_date: date | None = None
+    expiration_date: date | None = None
+    underlying_title: str | None = None
+    underlying_shares: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,8 @@ class Settings:
     discord_api_base: str = ""  # empty: discord.py's default; tests point it at a local fake
     prices_dir: str = ""  # optional folder of local daily price CSVs
     watch_interval_seconds: float = 30.0
+    chart_workers: int = 1  # processes rendering charts off the event loop; 0 renders in-process
+    history_years: int = 5  # filing history loaded in the background for a newly asked or watched ticker
 
     @classmethod
     def load(cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: object) -> "Settings":
@@ -55,6 +57,8 @@ class Settings:
             "discord_api_base": "DISCORD_API_BASE",
             "prices_dir": "INSIDERFLOW_PRICES_DIR",
             "watch_interval_seconds": "WATCH_INTERVAL_SECONDS",
+            "chart_workers": "CHART_WORKERS",
+            "history_years": "HISTORY_YEARS",
         }
         values: dict[str, object] = {}
         types = {f.name: f.type for f in fields(cls)}

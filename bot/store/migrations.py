@@ -1,0 +1,163 @@
+"""Versioned schema. Append a new entry to change the schema; never edit an applied one.
+
+Times: ``accepted_at`` is EDGAR's acceptance time as UTC ISO text (``2021-11-10T22:14:05Z``), NULL when
+unknown. ``transaction_date`` is the trade's date. Queries say which of the two they select on.
+Amounts: ``value_cents`` is computed once at ingest by ``bot.rules.value_cents``.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: filings, owners, rows, tickers, quarantine
+    """
+    CREATE TABLE issuers (
+        cik INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        ticker TEXT                      -- current ticker (newest filing or SEC's map)
+    );
+    CREATE TABLE issuer_tickers (
+        ticker TEXT NOT NULL,
+        cik INTEGER NOT NULL,
+        source TEXT NOT NULL,            -- 'filing' or 'sec'
+        last_seen TEXT,                  -- newest period/filing date it was seen on
+        PRIMARY KEY (ticker, cik)
+    );
+    CREATE TABLE ticker_map (           -- SEC's company_tickers.json: issuers not yet in the store too
+        ticker TEXT PRIMARY KEY,
+        cik INTEGER NOT NULL,
+        name TEXT NOT NULL
+    );
+    CREATE INDEX ticker_map_cik ON ticker_map(cik);
+    CREATE TABLE insiders (
+        cik INTEGER PRIMARY KEY,
+        name TEXT NOT NULL
+    );
+    CREATE TABLE filings (
+        accession TEXT PRIMARY KEY,
+        accession_known INTEGER NOT NULL,
+        issuer_cik INTEGER NOT NULL REFERENCES issuers(cik),
+        document_type TEXT NOT NULL,
+        group_key TEXT NOT NULL,         -- sorted owner CIKs: one filer group per filing
+        accepted_at TEXT,
+        filed_date TEXT,
+        period_of_report TEXT,
+        date_of_original_submission TEXT,
+        aff10b5one INTEGER,              -- 1, 0 or NULL (box absent: unknown)
+        schema_version TEXT,
+        remarks TEXT,
+        ticker TEXT,
+        source TEXT,
+        superseded_by TEXT,              -- accession of the 4/A that replaces this filing
+        superseded_at TEXT               -- when that 4/A was accepted ('0000' if unknown)
+    );
+    CREATE INDEX filings_issuer ON filings(issuer_cik, filed_date);
+    CREATE INDEX filings_accepted ON filings(accepted_at);
+    CREATE TABLE filing_owners (
+        accession TEXT NOT NULL REFERENCES filings(accession) ON DELETE CASCADE,
+        owner_cik INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        is_director INTEGER NOT NULL,
+        is_officer INTEGER NOT NULL,
+        is_ten_percent_owner INTEGER NOT NULL,
+        is_other INTEGER NOT NULL,
+        officer_title TEXT,
+        other_text TEXT,
+        PRIMARY KEY (accession, owner_cik)
+    );
+    CREATE INDEX filing_owners_owner ON filing_owners(owner_cik);
+    CREATE TABLE transactions (
+        id INTEGER PRIMARY KEY,
+        accession TEXT NOT NULL REFERENCES filings(accession) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        issuer_cik INTEGER NOT NULL,
+        group_key TEXT NOT NULL,
+        accepted_at TEXT,                -- copied from the filing so point-in-time filters need no join
+        superseded_at TEXT,              -- copied from the filing; NULL while not superseded
+        is_derivative INTEGER NOT NULL,
+        security_title TEXT NOT NULL,
+        transaction_date TEXT,
+        deemed_execution_date TEXT,
+        code TEXT NOT NULL,
+        acquired_disposed TEXT,
+        shares REAL,
+        price REAL,
+        value_cents INTEGER,
+        shares_owned_after REAL,
+        direct_indirect TEXT,
+        ownership_nature TEXT,
+        plan_flag INTEGER,               -- 1 plan (checkbox or footnote), 0 box unticked, NULL unknown
+        plan_adoption_date TEXT,
+        sell_to_cover INTEGER NOT NULL DEFAULT 0,
+        private_from_issuer INTEGER NOT NULL DEFAULT 0,
+        weighted_average_price INTEGER NOT NULL DEFAULT 0,
+        footnotes TEXT,
+        underlying_title TEXT,
+        underlying_shares REAL,
+        exercise_price REAL,
+        UNIQUE (accession, is_derivative, seq)
+    );
+    CREATE INDEX transactions_issuer_day ON transactions(issuer_cik, transaction_date);
+    CREATE INDEX transactions_group ON transactions(group_key, issuer_cik);
+    -- Covering partial index for rankings: only open-market rows, every column the ranking reads.
+    CREATE INDEX transactions_flow ON transactions(
+        transaction_date, issuer_cik, code, value_cents, shares, group_key, accepted_at, superseded_at
+    ) WHERE code IN ('P', 'S') AND is_derivative = 0;
+    CREATE TABLE holdings (
+        accession TEXT NOT NULL REFERENCES filings(accession) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        issuer_cik INTEGER NOT NULL,
+        group_key TEXT NOT NULL,
+        is_derivative INTEGER NOT NULL,
+        security_title TEXT NOT NULL,
+        shares_owned REAL,
+        direct_indirect TEXT,
+        ownership_nature TEXT,
+        PRIMARY KEY (accession, is_derivative, seq)
+    );
+    CREATE INDEX holdings_group ON holdings(group_key, issuer_cik);
+    CREATE TABLE filing_index (
+        accession TEXT PRIMARY KEY,      -- what EDGAR's indexes say about a filing (times, form, path)
+        cik INTEGER,
+        form TEXT,
+        filed_date TEXT,
+        accepted_at TEXT,
+        primary_document TEXT
+    );
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        content_sha256 TEXT,
+        at TEXT NOT NULL,
+        UNIQUE (source, content_sha256)
+    );
+    """,
+]
+
+MIGRATIONS.append(
+    # 2: what each Discord server keeps: its shared watchlist and its alert settings
+    """
+    CREATE TABLE guild_watchlist (
+        guild_id INTEGER NOT NULL,
+        ticker TEXT NOT NULL,
+        issuer_cik INTEGER NOT NULL,
+        added_by INTEGER NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (guild_id, issuer_cik)
+    );
+    CREATE INDEX guild_watchlist_issuer ON guild_watchlist(issuer_cik);
+    CREATE TABLE guild_settings (
+        guild_id INTEGER PRIMARY KEY,
+        editor_role_id INTEGER,
+        alert_channel_id INTEGER,
+        alert_min_value_cents INTEGER NOT NULL DEFAULT 100000000,
+        alert_sensitivity TEXT NOT NULL DEFAULT 'normal',
+        alert_purchases INTEGER NOT NULL DEFAULT 1,
+        alert_scope TEXT NOT NULL DEFAULT 'watchlist',
+        alert_ping_role_id INTEGER,
+        alert_daily_cap INTEGER NOT NULL DEFAULT 10,
+        alert_digest_hour INTEGER,
+        alerts_enabled INTEGER NOT NULL DEFAULT 0,
+        alerts_paused_reason TEXT,
+        muted_tickers TEXT NOT NULL DEFAULT ''
+    );
+    """
+)
