@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 PERIOD_CHOICES: dict[str, str] = {
-    "1w": "last week",
-    "1m": "last month",
-    "3m": "last 3 months",
-    "6m": "last 6 months",
-    "1y": "last year",
-    "2y": "last 2 years",
-    "5y": "last 5 years",
-    "ytd": "year to date",
-    "all": "all stored history",
+    "1w": "in the last week",
+    "1m": "in the last month",
+    "3m": "in the last 3 months",
+    "6m": "in the last 6 months",
+    "1y": "in the last year",
+    "2y": "in the last 2 years",
+    "5y": "in the last 5 years",
+    "ytd": "this year to date",
+    "all": "over all stored history",
 }
 
 _DAYS = {"1w": 7, "1m": 31, "3m": 92, "6m": 183, "1y": 365, "2y": 730, "5y": 1826}

@@ -37,7 +37,7 @@ def _role_text(group: FilerGroup) -> str:
 
 
 def _plan_text(plan: bool | None) -> str:
-    return "plan" if plan else ("no plan" if plan is False else "?")
+    return "10b5-1 plan" if plan else ("no plan" if plan is False else "plan unknown")
 
 
 def _short_name(name: str, width: int = 18) -> str:
@@ -81,6 +81,14 @@ async def issuer_report(
         reply.description = (
             f"No insider transactions {period.label}. The newest stored one is from {newest}; "
             "try a longer period (e.g. 5y or all)."
+        )
+        return reply
+    if not flow.buy_cents and not flow.sell_cents and not flow.buy_shares and not flow.sell_shares:
+        activity = "; ".join(f"{o.code} {o.meaning} ×{o.rows}" for o in flow.other_codes[:6])
+        reply.description = (
+            f"No open-market purchases or sales (code P or S) {period.label}."
+            + (f"\nOther activity, not counted as buying or selling: {activity}." if activity else "")
+            + (f" Plus {flow.derivative_rows} derivative row(s)." if flow.derivative_rows else "")
         )
         return reply
     net = flow.net_cents

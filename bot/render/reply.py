@@ -94,7 +94,7 @@ def percent(ratio: float | None) -> str:
 
 def as_of_line(newest: datetime | None, unknown_time: int = 0) -> str:
     if newest is None:
-        text = "Data as of: no dated filing yet"
+        text = "Data as of: filing times unknown (bare XML documents)"
     else:
         text = f"Data as of {newest.strftime('%Y-%m-%d %H:%M UTC')} (newest acceptance)"
     if unknown_time:

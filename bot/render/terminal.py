@@ -49,8 +49,10 @@ def print_reply(reply: Reply, console: Console, *, chart_dir: Path | None = None
         console.print(table)
     for note in reply.notes:
         console.print(Text(note, style="dim"))
-    for link in reply.links[:10]:
-        console.print(Text(f"{link.label}: {link.url}", style="dim"))
+    for link in reply.links[:5]:
+        console.print(Text(f"{link.url}", style="dim"), overflow="ignore", crop=False, soft_wrap=True)
+    if len(reply.links) > 5:
+        console.print(Text(f"… and {len(reply.links) - 5} more filings", style="dim"))
     saved = None
     if reply.chart is not None and chart_dir is not None:
         chart_dir.mkdir(parents=True, exist_ok=True)

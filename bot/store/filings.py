@@ -71,81 +71,54 @@ class Filings:
         if not batch:
             return IngestResult()
         existing = await self.known_accessions(f.accession for f in batch)
-        added = 0
-        duplicates = 0
-        touched_issuers: set[int] = set()
+        fresh: dict[str, Filing] = {}
+        duplicates = []
+        for filing in batch:
+            if filing.accession in existing or filing.accession in fresh:
+                duplicates.append(filing)
+            else:
+                fresh[filing.accession] = filing
         async with self.store.transaction() as conn:
-            seen: set[str] = set()
-            for filing in batch:
-                if filing.accession in existing or filing.accession in seen:
-                    duplicates += 1
-                    await self._fill_times(conn, filing)
-                    continue
-                seen.add(filing.accession)
-                await self._insert(conn, filing, source)
-                touched_issuers.add(filing.issuer_cik)
-                added += 1
-            await self._apply_index_times(conn, seen)
-            for cik in touched_issuers:
+            for filing in duplicates:
+                await self._fill_times(conn, filing)
+            await self._insert_all(conn, list(fresh.values()), source)
+            await self._apply_index_times(conn, set(fresh))
+            for cik in {f.issuer_cik for f in fresh.values()}:
                 await apply_amendments(conn, cik)
-        return IngestResult(added=added, duplicates=duplicates)
+        return IngestResult(added=len(fresh), duplicates=len(duplicates))
 
-    async def _insert(self, conn: aiosqlite.Connection, f: Filing, source: str | None) -> None:
-        accepted = iso_utc(f.accepted_at)
-        period = iso_day(f.period_of_report) or iso_day(f.filed_date) or ""
-        await conn.execute(
-            "INSERT INTO issuers(cik, name, ticker) VALUES (?,?,?) ON CONFLICT(cik) DO UPDATE SET "
-            "name=excluded.name, ticker=COALESCE(excluded.ticker, issuers.ticker) "
-            "WHERE excluded.ticker IS NOT NULL AND ? >= COALESCE((SELECT MAX(last_seen) FROM issuer_tickers "
-            "WHERE cik=excluded.cik AND source='filing'), '')",
-            (f.issuer_cik, f.issuer_name, f.ticker, period),
-        )
-        if f.ticker:
-            await conn.execute(
-                "INSERT INTO issuer_tickers(ticker, cik, source, last_seen) VALUES (?,?, 'filing', ?) "
-                "ON CONFLICT(ticker, cik) DO UPDATE SET last_seen=MAX(COALESCE(last_seen,''), excluded.last_seen)",
-                (f.ticker, f.issuer_cik, period),
-            )
-        group = f.group_key
-        await conn.execute(
-            "INSERT INTO filings(accession, accession_known, issuer_cik, document_type, group_key, accepted_at, "
-            "filed_date, period_of_report, date_of_original_submission, aff10b5one, schema_version, remarks, "
-            "ticker, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                f.accession,
-                int(f.accession_known),
-                f.issuer_cik,
-                f.document_type,
-                group,
-                accepted,
-                iso_day(f.filed_date),
-                iso_day(f.period_of_report),
-                iso_day(f.date_of_original_submission),
-                None if f.aff10b5one is None else int(f.aff10b5one),
-                f.schema_version,
-                f.remarks,
-                f.ticker,
-                source,
-            ),
-        )
-        await conn.executemany(
-            "INSERT INTO filing_owners VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (f.accession, o.cik, o.name, int(o.is_director), int(o.is_officer), int(o.is_ten_percent_owner),
-                 int(o.is_other), o.officer_title, o.other_text)
-                for o in {o.cik: o for o in f.owners}.values()
-            ],
-        )
-        await conn.executemany(
-            "INSERT INTO insiders(cik, name) VALUES (?,?) ON CONFLICT(cik) DO UPDATE SET name=excluded.name",
-            [(o.cik, o.name) for o in f.owners],
-        )
-        any_plan_note = any(t.plan_footnote for t in f.transactions)
-        rows = []
-        for t in f.transactions:
-            plan = rules.plan_flag(f.aff10b5one, t.plan_footnote, any_plan_note)
-            rows.append(
-                (
+    async def _insert_all(self, conn: aiosqlite.Connection, batch: list[Filing], source: str | None) -> None:
+        """One executemany per table for the whole batch."""
+        issuers: dict[int, tuple[str, str | None, str]] = {}
+        tickers: dict[tuple[str, int], str] = {}
+        filings: list[tuple] = []
+        owners: list[tuple] = []
+        insiders: dict[int, tuple[str, str]] = {}
+        transactions: list[tuple] = []
+        holdings: list[tuple] = []
+        for f in batch:
+            period = iso_day(f.period_of_report) or iso_day(f.filed_date) or ""
+            if f.issuer_cik not in issuers or period >= issuers[f.issuer_cik][2]:
+                issuers[f.issuer_cik] = (f.issuer_name, f.ticker, period)
+            if f.ticker:
+                key = (f.ticker, f.issuer_cik)
+                tickers[key] = max(tickers.get(key, ""), period)
+            accepted = iso_utc(f.accepted_at)
+            group = f.group_key
+            filings.append((
+                f.accession, int(f.accession_known), f.issuer_cik, f.document_type, group, accepted,
+                iso_day(f.filed_date), iso_day(f.period_of_report), iso_day(f.date_of_original_submission),
+                None if f.aff10b5one is None else int(f.aff10b5one), f.schema_version, f.remarks, f.ticker, source,
+            ))
+            for o in {o.cik: o for o in f.owners}.values():
+                owners.append((f.accession, o.cik, o.name, int(o.is_director), int(o.is_officer),
+                               int(o.is_ten_percent_owner), int(o.is_other), o.officer_title, o.other_text))
+                if o.cik not in insiders or period >= insiders[o.cik][1]:
+                    insiders[o.cik] = (o.name, period)
+            any_plan_note = any(t.plan_footnote for t in f.transactions)
+            for t in f.transactions:
+                plan = rules.plan_flag(f.aff10b5one, t.plan_footnote, any_plan_note)
+                transactions.append((
                     f.accession, t.seq, f.issuer_cik, group, accepted, int(t.is_derivative), t.security_title,
                     iso_day(t.transaction_date), iso_day(t.deemed_execution_date), t.code, t.acquired_disposed,
                     t.shares, t.price, rules.value_cents(t.shares, t.price), t.shares_owned_after,
@@ -153,24 +126,45 @@ class Filings:
                     iso_day(t.plan_adoption_date), int(t.sell_to_cover), int(t.private_from_issuer),
                     int(t.weighted_average_price), json.dumps(list(t.footnotes)) if t.footnotes else None,
                     t.underlying_title, t.underlying_shares, t.conversion_or_exercise_price,
-                )
+                ))
+            holdings.extend(
+                (f.accession, h.seq, f.issuer_cik, group, int(h.is_derivative), h.security_title, h.shares_owned,
+                 h.direct_indirect, h.ownership_nature)
+                for h in f.holdings
             )
+        # The issuer's name and current ticker follow its newest filing (by period), whatever the ingest order.
+        await conn.executemany(
+            "INSERT INTO issuers(cik, name, ticker) VALUES (?,?,?) ON CONFLICT(cik) DO UPDATE SET "
+            "name=excluded.name, ticker=COALESCE(excluded.ticker, issuers.ticker) "
+            "WHERE ? >= COALESCE((SELECT MAX(last_seen) FROM issuer_tickers WHERE cik=excluded.cik "
+            "AND source='filing'), '')",
+            [(cik, name, ticker, period) for cik, (name, ticker, period) in issuers.items()],
+        )
+        await conn.executemany(
+            "INSERT INTO issuer_tickers(ticker, cik, source, last_seen) VALUES (?,?, 'filing', ?) "
+            "ON CONFLICT(ticker, cik) DO UPDATE SET last_seen=MAX(COALESCE(last_seen,''), excluded.last_seen)",
+            [(t, cik, period) for (t, cik), period in tickers.items()],
+        )
+        await conn.executemany(
+            "INSERT INTO filings(accession, accession_known, issuer_cik, document_type, group_key, accepted_at, "
+            "filed_date, period_of_report, date_of_original_submission, aff10b5one, schema_version, remarks, "
+            "ticker, source) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            filings,
+        )
+        await conn.executemany("INSERT INTO filing_owners VALUES (?,?,?,?,?,?,?,?,?)", owners)
+        await conn.executemany(
+            "INSERT INTO insiders(cik, name) VALUES (?,?) ON CONFLICT(cik) DO UPDATE SET name=excluded.name",
+            [(cik, name) for cik, (name, _) in insiders.items()],
+        )
         await conn.executemany(
             "INSERT INTO transactions(accession, seq, issuer_cik, group_key, accepted_at, is_derivative, "
             "security_title, transaction_date, deemed_execution_date, code, acquired_disposed, shares, price, "
             "value_cents, shares_owned_after, direct_indirect, ownership_nature, plan_flag, plan_adoption_date, "
             "sell_to_cover, private_from_issuer, weighted_average_price, footnotes, underlying_title, "
             "underlying_shares, exercise_price) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
+            transactions,
         )
-        await conn.executemany(
-            "INSERT INTO holdings VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (f.accession, h.seq, f.issuer_cik, group, int(h.is_derivative), h.security_title,
-                 h.shares_owned, h.direct_indirect, h.ownership_nature)
-                for h in f.holdings
-            ],
-        )
+        await conn.executemany("INSERT INTO holdings VALUES (?,?,?,?,?,?,?,?,?)", holdings)
 
     async def _fill_times(self, conn: aiosqlite.Connection, f: Filing) -> None:
         """A re-ingest that knows more (acceptance time, filing date) completes the stored filing."""
