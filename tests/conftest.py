@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from bot.store.db import Store
+
+pytest_plugins = ("tests.edgar_fake", "tests.discord_harness")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FORM4 = FIXTURES / "sec" / "form4"

@@ -37,7 +37,6 @@ from tests.edgar_fake import (
     fixture_bytes,
 )
 
-pytest_plugins = ("tests.edgar_fake",)
 
 TSLA = 1318605
 DKNG = 1883685

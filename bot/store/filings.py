@@ -165,6 +165,20 @@ class Filings:
             transactions,
         )
         await conn.executemany("INSERT INTO holdings VALUES (?,?,?,?,?,?,?,?,?)", holdings)
+        # The per-filing flow aggregate that rankings read; same rule as the rows (rules.flow_side).
+        flow: dict[tuple[str, str, str], list] = {}
+        for r in transactions:
+            if r[7] is None or rules.flow_side(r[9], bool(r[5])) is None:
+                continue
+            key = (r[0], r[7], r[9])
+            agg = flow.setdefault(key, [r[2], r[3], None, 0.0, r[4]])
+            if r[13] is not None:
+                agg[2] = (agg[2] or 0) + r[13]
+            agg[3] += r[11] or 0.0
+        await conn.executemany(
+            "INSERT INTO flow_days VALUES (?,?,?,?,?,?,?,?,NULL)",
+            [(acc, day, code, a[0], a[1], a[2], a[3], a[4]) for (acc, day, code), a in flow.items()],
+        )
 
     async def _fill_times(self, conn: aiosqlite.Connection, f: Filing) -> None:
         """A re-ingest that knows more (acceptance time, filing date) completes the stored filing."""
@@ -176,10 +190,11 @@ class Filings:
             "WHERE accession=?",
             (accepted, iso_day(f.filed_date), f.accession),
         )
-        await conn.execute(
-            "UPDATE transactions SET accepted_at=COALESCE(accepted_at, ?) WHERE accession=?",
-            (accepted, f.accession),
-        )
+        for table in ("transactions", "flow_days"):
+            await conn.execute(
+                f"UPDATE {table} SET accepted_at=COALESCE(accepted_at, ?) WHERE accession=?",
+                (accepted, f.accession),
+            )
 
     async def record_index(self, refs: Iterable["FilingRef"]) -> int:
         """Remember what EDGAR's indexes say (times, dates) and date stored filings that lacked them."""
@@ -224,12 +239,13 @@ class Filings:
                 chunk,
             )
             changed += cur.rowcount
-            await conn.execute(
-                "UPDATE transactions SET accepted_at=f.accepted_at FROM filings f "
-                f"WHERE f.accession=transactions.accession AND f.accession IN ({marks}) "
-                "AND transactions.accepted_at IS NOT f.accepted_at",
-                chunk,
-            )
+            for table in ("transactions", "flow_days"):
+                await conn.execute(
+                    f"UPDATE {table} SET accepted_at=f.accepted_at FROM filings f "
+                    f"WHERE f.accession={table}.accession AND f.accession IN ({marks}) "
+                    f"AND {table}.accepted_at IS NOT f.accepted_at",
+                    chunk,
+                )
         return changed
 
     async def quarantine(self, source: str, reason: str, content: bytes | None = None) -> None:
@@ -302,15 +318,17 @@ async def _write_supersession(
         "UPDATE filings SET superseded_by=NULL, superseded_at=NULL WHERE issuer_cik=? AND superseded_by IS NOT NULL",
         (issuer_cik,),
     )
-    await conn.execute(
-        "UPDATE transactions SET superseded_at=NULL WHERE issuer_cik=? AND superseded_at IS NOT NULL",
-        (issuer_cik,),
-    )
+    for table in ("transactions", "flow_days"):
+        await conn.execute(
+            f"UPDATE {table} SET superseded_at=NULL WHERE issuer_cik=? AND superseded_at IS NOT NULL",
+            (issuer_cik,),
+        )
     for accession, (by, at) in superseded.items():
         await conn.execute(
             "UPDATE filings SET superseded_by=?, superseded_at=? WHERE accession=?", (by, at, accession)
         )
-        await conn.execute("UPDATE transactions SET superseded_at=? WHERE accession=?", (at, accession))
+        for table in ("transactions", "flow_days"):
+            await conn.execute(f"UPDATE {table} SET superseded_at=? WHERE accession=?", (at, accession))
 
 
 async def _closest_originals(conn: aiosqlite.Connection, amendment: str, candidates: list[tuple]) -> list[tuple]:

@@ -166,7 +166,7 @@ class Trades:
         as_of: datetime | None = None,
         issuer_ciks: Iterable[int] | None = None,
     ) -> list[RankedIssuer]:
-        """Open-market flow per issuer over a period of transaction dates (covering index, no row fetch)."""
+        """Open-market flow per issuer over a period of transaction dates, from the per-filing aggregate."""
         params: dict[str, object] = {"since": since.isoformat(), "until": until.isoformat(), "as_of": as_of_text(as_of)}
         restrict = ""
         if issuer_ciks is not None:
@@ -182,8 +182,7 @@ class Trades:
             "SUM(CASE WHEN t.code='S' THEN t.shares ELSE 0 END), "
             "COUNT(DISTINCT CASE WHEN t.code='P' THEN t.group_key END), "
             "COUNT(DISTINCT CASE WHEN t.code='S' THEN t.group_key END) "
-            "FROM transactions t INDEXED BY transactions_flow "
-            "WHERE t.code IN ('P','S') AND t.is_derivative=0 AND t.transaction_date BETWEEN :since AND :until "
+            "FROM flow_days t WHERE t.transaction_date BETWEEN :since AND :until "
             f"AND {ACTIVE} {restrict} GROUP BY t.issuer_cik",
             params,
         )
