@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from statistics import median
 from typing import Awaitable, Callable
@@ -232,18 +231,13 @@ def totals_json(flow: IssuerFlow) -> dict:
     }
 
 
-@dataclass(frozen=True)
-class TopOptions:
-    side: str = "sells"  # "sells" or "buys"
-    limit: int = 10
-
-
 async def top_report(
     store: Store,
     period: Period,
     *,
     side: str = "sells",
     limit: int = 10,
+    offset: int = 0,
     as_of: datetime | None = None,
     issuer_ciks: list[int] | None = None,
     scope_label: str = "all stored issuers",
@@ -263,7 +257,7 @@ async def top_report(
         reply.data = {"rows": []}
         return reply
     total = len(chosen)
-    chosen = chosen[:limit]
+    chosen = chosen[offset : offset + limit]
     reply.description = f"Open-market flow (code P and S) by transaction date, {scope_label}."
     reply.table = Table(
         columns=("#", "Ticker", "Net", "Sold", "Bought", "Ins."),
@@ -276,12 +270,12 @@ async def top_report(
                 money(r.buy_cents),
                 str(r.sellers if side == "sells" else r.buyers),
             )
-            for i, r in enumerate(chosen, 1)
+            for i, r in enumerate(chosen, offset + 1)
         ),
         align=(">", "<", ">", ">", ">", ">"),
     )
-    if total > limit:
-        reply.notes.append(f"… and {total - limit} more")
+    if total > offset + limit:
+        reply.notes.append(f"… and {total - offset - limit} more")
     reply.data = {
         "rows": [
             {
@@ -293,6 +287,8 @@ async def top_report(
         ],
         "since": since.isoformat(),
         "until": until.isoformat(),
+        "total": total,
+        "offset": offset,
     }
     return reply
 
