@@ -13,6 +13,7 @@ import argparse
 import gc
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,14 +38,15 @@ def load(corpus: Path | None) -> tuple[Path, list[tuple[bytes, str]]]:
     sys.exit(f"no Form 4 corpus found in {', '.join(str(f) for f in folders)}")
 
 
-def run(docs: list[tuple[bytes, str]], seconds: float, parse: object) -> tuple[int, float]:
+def run(
+    docs: list[tuple[bytes, str]], seconds: float, parse_one: Callable[[bytes, str], None]
+) -> tuple[int, float]:
     """Whole passes over the corpus until the time is up; returns (documents parsed, elapsed seconds)."""
-    parse_one = parse  # type: ignore[assignment]
     count = 0
     start = time.perf_counter()
     while True:
         for data, name in docs:
-            parse_one(data, name)  # type: ignore[operator]
+            parse_one(data, name)
         count += len(docs)
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
@@ -59,7 +61,9 @@ def main() -> None:
 
     folder, docs = load(args.corpus)
     size = sum(len(d) for d, _ in docs)
-    print(f"corpus: {len(docs)} documents, {size / 1e6:.1f} MB ({size / len(docs) / 1e3:.1f} KB mean) from {folder}")
+    print(
+        f"corpus: {len(docs)} documents, {size / 1e6:.1f} MB ({size / len(docs) / 1e3:.1f} KB mean) from {folder}"
+    )
 
     def full(data: bytes, name: str) -> None:
         # source=name as a real caller passes the path: the accession comes from the file name when present.
@@ -77,7 +81,9 @@ def main() -> None:
         ("lxml parse only (floor)", lxml_only, min(args.seconds, 1.0)),
     ):
         count, elapsed = run(docs, seconds, fn)
-        print(f"{label:<24} {count / elapsed:>9,.0f} docs/s  {elapsed / count * 1e6:>7.1f} µs/doc  ({count} in {elapsed:.2f} s)")
+        print(
+            f"{label:<24} {count / elapsed:>9,.0f} docs/s  {elapsed / count * 1e6:>7.1f} µs/doc  ({count} in {elapsed:.2f} s)"
+        )
 
 
 if __name__ == "__main__":
