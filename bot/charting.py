@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from bot import rules
-from bot.analysis.flow import IssuerFlow, trade_days
+from bot.analysis.flow import IssuerFlow
 from bot.periods import Period
 from bot.prices import LocalPrices, SplitTable
 from bot.render.chart import ChartTrade, render_issuer_chart
@@ -35,7 +35,7 @@ class ChartMaker:
         self.executor = executor
 
     def chart_trades(self, flow: IssuerFlow) -> list[ChartTrade]:
-        days = [d for d in trade_days(flow.history) if d.day in {r.transaction_date for r in flow.rows}]
+        days = flow.days
         return [
             ChartTrade(
                 day=d.day,

@@ -96,7 +96,9 @@ async def cmd_insiders(args: argparse.Namespace, console: Console) -> int:
     store = await _open_store(args)
     try:
         chart = None if (args.json or args.no_chart) else ChartMaker(_settings(args).prices_dir or None)
-        reply = await issuer_report(store, args.ticker, _period(args), as_of=_as_of(args.as_of), chart=chart)
+        reply = await issuer_report(
+            store, args.ticker, _period(args), as_of=_as_of(args.as_of), chart=chart, with_rows=args.json
+        )
     finally:
         await store.close()
     return _emit(reply, args, console)

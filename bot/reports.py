@@ -50,7 +50,9 @@ async def issuer_report(
     *,
     as_of: datetime | None = None,
     chart: ChartMaker | None = None,
+    with_rows: bool = False,
 ) -> Reply:
+    """The issuer report. ``with_rows`` adds every transaction of the period to ``reply.data`` (--json)."""
     try:
         issuer = await store.issuers.resolve(query)
     except UnknownTicker as exc:
@@ -65,7 +67,8 @@ async def issuer_report(
         url=f"https://www.sec.gov/cgi-bin/browse-edgar?action=getcompany&CIK={issuer.cik}&type=4",
         data={"issuer": {"cik": issuer.cik, "name": issuer.name, "ticker": issuer.ticker}},
     )
-    reply.data["transactions"] = transactions_json(flow.rows, history.groups, ticker)  # type: ignore[index]
+    if with_rows:
+        reply.data["transactions"] = transactions_json(flow.rows, history.groups, ticker)  # type: ignore[index]
     reply.data["totals"] = totals_json(flow)  # type: ignore[index]
     if not history.rows:
         reply.description = (

@@ -68,6 +68,7 @@ def value_cents(shares: float | None, price: float | None) -> int | None:
 LATE_AFTER_BUSINESS_DAYS = 2
 
 
+@lru_cache(maxsize=65536)
 def filing_delay_business_days(trade_day: date, filed_day: date) -> int:
     """Business days from the trade to EDGAR's filing date, skipping weekends and federal holidays."""
     if filed_day <= trade_day:

@@ -7,6 +7,7 @@ filings of that day (EDGAR caps a Form 4 at 30 rows, so a sale wave is split acr
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,12 +19,14 @@ _CLASS_CUT = re.compile(r"[,(;]")
 _NOT_LETTERS = re.compile(r"[^a-z0-9]")
 
 
+@lru_cache(maxsize=4096)
 def security_class(title: str) -> str:
     """'Common Stock, $0.001 par value' and 'Common stock' are one class; 'Class A Common Stock' another."""
     head = _CLASS_CUT.split(title.lower(), 1)[0]
     return _NOT_LETTERS.sub("", head.replace("par value", "")) or "security"
 
 
+@lru_cache(maxsize=8192)
 def _line(security: str, direct_indirect: str | None, nature: str | None) -> tuple[str, str, str]:
     return (security_class(security), (direct_indirect or "D").upper(), " ".join((nature or "").lower().split()))
 
@@ -96,6 +99,7 @@ class IssuerFlow:
     other_codes: tuple[OtherCode, ...]
     derivative_rows: int
     rows: tuple[TradeRow, ...]  # every row in the period, for listings and JSON
+    days: tuple[TradeDay, ...] = ()  # every open-market trade day in the period
     monthly_net_cents: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -104,7 +108,16 @@ class IssuerFlow:
 
 
 def trade_days(history: IssuerHistory) -> list[TradeDay]:
-    """Every open-market trade day of the issuer's history, with ΔOwn measured across all its filings."""
+    """Every open-market trade day of the issuer's history, with ΔOwn measured across all its filings.
+
+    Memoised on the history object (the store caches histories until its data changes)."""
+    cached = history.derived.get("trade_days")
+    if cached is None:
+        cached = history.derived["trade_days"] = _trade_days(history)
+    return cached
+
+
+def _trade_days(history: IssuerHistory) -> list[TradeDay]:
     by_key: dict[tuple[str, date, str], list[TradeRow]] = defaultdict(list)
     for row in history.rows:
         side = rules.flow_side(row.code, row.is_derivative)
@@ -199,21 +212,20 @@ def _day_ratio(day_rows: list[TradeRow], known: dict[tuple[str, str, str], float
     first = next((i for i, r in enumerate(day_rows) if r.code == code), None)
     if first is None:
         return None
-    cls = security_class(day_rows[first].security_title)
-    traded = sum(r.shares or 0.0 for r in day_rows if r.code == code and security_class(r.security_title) == cls)
+    row_lines = [_line(r.security_title, r.direct_indirect, r.ownership_nature) for r in day_rows]
+    cls = row_lines[first][0]
+    traded = sum(r.shares or 0.0 for r, ln in zip(day_rows, row_lines) if r.code == code and ln[0] == cls)
     lines = {k: v for k, v in known.items() if k[0] == cls}
     # Rows before the first trade of this side (an option exercise, say) move their line first.
-    for r in day_rows[:first]:
+    moved_before = set(row_lines[:first])
+    for r, line in zip(day_rows[:first], row_lines[:first]):
         if r.shares_owned_after is not None:
-            lines[_line(r.security_title, r.direct_indirect, r.ownership_nature)] = r.shares_owned_after
+            lines[line] = r.shares_owned_after
     seen_after: set[tuple[str, str, str]] = set()
-    for r in day_rows[first:]:
-        line = _line(r.security_title, r.direct_indirect, r.ownership_nature)
-        if line[0] != cls or line in seen_after:
+    for r, line in zip(day_rows[first:], row_lines[first:]):
+        if line[0] != cls or line in seen_after or line in moved_before:
             continue
         seen_after.add(line)
-        if any(_line(x.security_title, x.direct_indirect, x.ownership_nature) == line for x in day_rows[:first]):
-            continue
         before = _before(r)
         if before is not None:
             lines[line] = before
@@ -285,5 +297,6 @@ def issuer_flow(history: IssuerHistory, since: date | None = None, until: date |
         ),
         derivative_rows=sum(1 for r in period_rows if r.is_derivative),
         rows=period_rows,
+        days=tuple(days),
         monthly_net_cents=dict(sorted(monthly.items())),
     )

@@ -90,3 +90,4 @@ class IssuerHistory:
     as_of: datetime
     newest_acceptance: datetime | None
     unknown_time_filings: int
+    derived: dict = field(default_factory=dict, compare=False, repr=False)  # memoised analysis results

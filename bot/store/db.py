@@ -5,6 +5,7 @@ All SQL of the project lives in this package, so a PostgreSQL backend can replac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,9 @@ class Store:
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self.conn = conn
         self.path = path
+        # One writer at a time on this connection: tasks (watcher, history loader, cogs) share it.
+        self._write_lock = asyncio.Lock()
+        self._writes = 0
         # Imported here to keep each query module free to import Store for typing.
         from bot.store.filings import Filings
         from bot.store.guilds import Guilds
@@ -78,14 +82,21 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction: all or nothing, so a failure never leaves half a filing behind."""
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            await self.conn.rollback()
-            raise
-        else:
-            await self.conn.commit()
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.rollback()
+                raise
+            else:
+                await self.conn.commit()
+                self._writes += 1
+
+    async def generation(self) -> tuple[int, int]:
+        """Changes whenever this connection or another process committed: a key for read caches."""
+        row = await self.fetchone("PRAGMA data_version")
+        return (self._writes, int(row[0]) if row else 0)
 
     async def fetchall(self, sql: str, params: object = ()) -> list[aiosqlite.Row]:
         async with self.conn.execute(sql, params) as cur:  # type: ignore[arg-type]

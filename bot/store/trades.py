@@ -8,6 +8,7 @@ unknown are kept and counted separately) and no 4/A accepted by T superseded it.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Iterable
@@ -32,6 +33,7 @@ _ROW_COLUMNS = (
 )
 
 
+@lru_cache(maxsize=16384)
 def _day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
@@ -83,9 +85,26 @@ class RankedIssuer:
 class Trades:
     def __init__(self, store: "Store") -> None:
         self.store = store
+        self._latest: dict[int, tuple[tuple[int, int], IssuerHistory]] = {}
 
     async def issuer_history(self, issuer_cik: int, *, as_of: datetime | None = None) -> IssuerHistory:
-        """Every active row and holding of an issuer as of a time, with its filer groups."""
+        """Every active row and holding of an issuer as of a time, with its filer groups.
+
+        The latest view (no ``as_of``) is cached per issuer until the store changes: a popular ticker is
+        read from SQLite once per new filing, not once per command."""
+        if as_of is not None:
+            return await self._issuer_history(issuer_cik, as_of)
+        generation = await self.store.generation()
+        cached = self._latest.get(issuer_cik)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        history = await self._issuer_history(issuer_cik, None)
+        if len(self._latest) > 256:
+            self._latest.clear()
+        self._latest[issuer_cik] = (generation, history)
+        return history
+
+    async def _issuer_history(self, issuer_cik: int, as_of: datetime | None) -> IssuerHistory:
         at = as_of_text(as_of)
         params = {"cik": issuer_cik, "as_of": at}
         rows = await self.store.fetchall(
