@@ -190,3 +190,45 @@ MIGRATIONS.append(
     DROP INDEX transactions_flow;
     """
 )
+
+MIGRATIONS.append(
+    # 4: the watcher's position and lease
+    """
+    CREATE TABLE watch_state (          -- one row: where the live watcher is in EDGAR's current feed
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        newest_updated TEXT,            -- newest feed <updated> seen (UTC): the next poll reads back to it
+        last_accessions TEXT NOT NULL DEFAULT '',  -- Forms 4 listed at that time, comma-separated
+        last_poll_at TEXT,              -- the watcher's clock, UTC
+        last_ok_at TEXT,
+        last_error TEXT,
+        last_error_at TEXT
+    );
+    INSERT INTO watch_state(id) VALUES (1);
+    CREATE TABLE watch_lease (          -- who may poll: one holder, renewed every poll, taken over when it lapses
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        renewed_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE watch_pending (        -- Forms 4 listed but not stored yet: retried, then given up (quarantined)
+        accession TEXT PRIMARY KEY,
+        cik INTEGER NOT NULL,           -- a filer CIK whose folder holds the filing
+        form TEXT NOT NULL,
+        listed_at TEXT,                 -- the feed's <updated> (UTC); NULL from the daily index
+        filed_date TEXT,
+        origin TEXT NOT NULL,           -- 'feed' or 'index'
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_try_at TEXT,
+        gave_up INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE watch_days (           -- days read from the daily index after downtime
+        day TEXT PRIMARY KEY,
+        state TEXT NOT NULL,            -- 'pending' or 'done'
+        next_try_at TEXT,
+        added INTEGER NOT NULL DEFAULT 0,
+        note TEXT
+    );
+    """
+)
