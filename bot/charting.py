@@ -54,7 +54,9 @@ class ChartMaker:
         ticker = flow.history.ticker
         start = period.since or min(t.day for t in trades)
         series = self.prices.get(ticker, since=start) if (self.prices and ticker) else None
-        end = period.until or max(t.day for t in trades)
+        # Up to the period's end, but not into months with neither trades nor prices.
+        last_known = max([t.day for t in trades] + ([series.last_day] if series and series.last_day else []))
+        end = min(period.until, last_known) if period.until else last_known
         title = f"{ticker or flow.history.issuer_name}: insider trades and monthly net flow"
         args = (trades, series)
         kwargs = {"title": title, "splits": self.splits, "ticker": ticker, "start": start, "end": end}

@@ -218,12 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out")
     p.set_defaults(func=cmd_insider)
 
-    try:
-        from bot.app import add_bot_commands
-    except ImportError:  # the bot issue adds `run` and `sync-commands`
-        pass
-    else:
-        add_bot_commands(sub)
+    from bot.alerts.watcher import add_watch_command
+    from bot.app import add_bot_commands
+
+    add_watch_command(sub)
+    add_bot_commands(sub)
     return parser
 
 
@@ -248,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, StoreError):
             console.print(f"[red]error:[/red] {exc}")
             return 2
-        log.debug("unexpected error", exc_info=True)
+        if args.verbose:
+            console.print_exception()
         console.print(f"[red]error:[/red] {exc.__class__.__name__}: {exc} (run with -v for details)")
         return 1
 

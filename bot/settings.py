@@ -37,6 +37,7 @@ class Settings:
     watch_interval_seconds: float = 30.0
     chart_workers: int = 1  # processes rendering charts off the event loop; 0 renders in-process
     history_years: int = 5  # filing history loaded in the background for a newly asked or watched ticker
+    watch_tracked_only: bool = False  # the watcher fetches only issuers on some server's watchlist
 
     @classmethod
     def load(cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: object) -> "Settings":
@@ -59,6 +60,7 @@ class Settings:
             "watch_interval_seconds": "WATCH_INTERVAL_SECONDS",
             "chart_workers": "CHART_WORKERS",
             "history_years": "HISTORY_YEARS",
+            "watch_tracked_only": "WATCH_TRACKED_ONLY",
         }
         values: dict[str, object] = {}
         types = {f.name: f.type for f in fields(cls)}
@@ -71,10 +73,17 @@ class Settings:
 
 def _convert(text: str, type_name: str, env: str) -> object:
     try:
+        if "bool" in type_name:
+            if text.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.strip().lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
         if "float" in type_name:
             return float(text)
         if "int" in type_name:
             return int(text)
     except ValueError:
-        raise SystemExit(f"{env}={text!r} is not a number; fix it in the environment or .env") from None
+        kind = "true/false" if "bool" in type_name else "a number"
+        raise SystemExit(f"{env}={text!r} is not {kind}; fix it in the environment or .env") from None
     return text
