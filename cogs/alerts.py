@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.render.reply import Reply, ReplyField, as_of_line, money
 from bot.store.guilds import SENSITIVITIES, GuildSettings
-from cogs.common import bot_of, require_manage_guild, send_error, send_reply
+from cogs.common import GuildGroupCog, bot_of, require_manage_guild, send_error, send_reply
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +59,7 @@ async def _post_check(channel: discord.abc.GuildChannel, text: str) -> str | Non
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class Alerts(commands.GroupCog, name="alerts", description="Unusual insider trade alerts for this server"):
-    def __init__(self, bot: commands.Bot) -> None:
-        self.bot = bot
-        super().__init__()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        # guild_only() is enforced by Discord's client, not by discord.py: refuse DMs here too.
-        if interaction.guild_id is None:
-            raise app_commands.NoPrivateMessage()
-        return True
-
+class Alerts(GuildGroupCog, name="alerts", description="Unusual insider trade alerts for this server"):
     @app_commands.command(name="channel", description="Post alerts in this channel (and turn them on)")
     @app_commands.describe(channel="A text channel the bot can post in")
     @require_manage_guild()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
 from bot.render.reply import Reply, Table
 
@@ -159,3 +160,17 @@ def require_manage_guild():
         return True
 
     return app_commands.check(predicate)
+
+
+class GuildGroupCog(commands.GroupCog):
+    """A command group that only works in servers. guild_only() is enforced by Discord's client, not by
+    discord.py, so DMs are refused here too (the tree's on_error answers them)."""
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        return True

@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.render.reply import Reply, Table, as_of_line
 from bot.store.guilds import WATCHLIST_CAP, WatchlistFull
 from bot.store.issuers import UnknownTicker
-from cogs.common import bot_of, has_manage_guild, send_error, send_reply, ticker_autocomplete
+from cogs.common import GuildGroupCog, bot_of, has_manage_guild, send_error, send_reply, ticker_autocomplete
 
 
 async def _may_edit(interaction: discord.Interaction) -> bool:
@@ -26,17 +26,7 @@ async def _may_edit(interaction: discord.Interaction) -> bool:
 
 
 @app_commands.guild_only()
-class Watchlist(commands.GroupCog, name="watchlist", description="This server's shared watchlist"):
-    def __init__(self, bot: commands.Bot) -> None:
-        self.bot = bot
-        super().__init__()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        # guild_only() is enforced by Discord's client, not by discord.py: refuse DMs here too.
-        if interaction.guild_id is None:
-            raise app_commands.NoPrivateMessage()
-        return True
-
+class Watchlist(GuildGroupCog, name="watchlist", description="This server's shared watchlist"):
     @app_commands.command(name="add", description="Add a ticker to the server's watchlist")
     @app_commands.describe(ticker="Stock ticker, e.g. NVDA")
     @app_commands.autocomplete(ticker=ticker_autocomplete)
