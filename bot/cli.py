@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -33,18 +33,18 @@ def _as_of(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(text)
     except ValueError:
         raise PeriodError(f"--as-of '{text}' is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
         if len(text) == 10:  # a bare date means the end of that day
             value = value.replace(hour=23, minute=59, second=59)
     return value
 
 
 def _period(args: argparse.Namespace, default: str = "all") -> Period:
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     if getattr(args, "since", None):
         return parse_period(args.since, today, until=args.until)
     return parse_period(getattr(args, "period", None) or default, today, until=getattr(args, "until", None))
@@ -140,7 +140,7 @@ async def cmd_sync(args: argparse.Namespace, console: Console) -> int:
     settings = _settings(args)
     store = await _open_store(args)
     try:
-        since = parse_day(args.since) if args.since else date(datetime.now(timezone.utc).year - args.years, 1, 1)
+        since = parse_day(args.since) if args.since else date(datetime.now(UTC).year - args.years, 1, 1)
         with _progress(console) as progress:
             tasks: dict[str, int] = {}
 
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted; what was stored is kept")
         return 130
-    except Exception as exc:  # the last line of defence: one line, not a traceback
+    except Exception as exc:  # noqa: BLE001  # the last line of defence: one line, not a traceback
         from bot.store.db import StoreError
 
         if isinstance(exc, StoreError):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 
 from bot.ingest import IngestReport
 from bot.sec.client import EdgarClient, EdgarError
@@ -20,7 +20,7 @@ class HistoryLoader:
     takes more than its share of the EDGAR budget; user-facing loads go through ``load_recent``."""
 
     def __init__(self, store: Store, edgar: EdgarClient, *, years: int = 5,
-                 today: Callable[[], date] = lambda: datetime.now(timezone.utc).date()) -> None:
+                 today: Callable[[], date] = lambda: datetime.now(UTC).date()) -> None:
         self.store = store
         self.edgar = edgar
         self.years = years

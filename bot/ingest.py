@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from bot.models import Filing, ParseError
+from bot.sec.client import FilingRef, form4_refs_from_columns
 from bot.sec.form4 import parse_document
 from bot.store.db import Store
-from bot.sec.client import FilingRef, form4_refs_from_columns
 
 log = logging.getLogger(__name__)
 

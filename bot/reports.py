@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
 from statistics import median
-from typing import Awaitable, Callable
 
 from bot import rules
 from bot.analysis.flow import IssuerFlow, TradeDay, issuer_flow
@@ -248,7 +248,7 @@ async def top_report(
     if side not in ("sells", "buys"):
         return error_reply(f"Unknown side '{side[:20]}'.", hint="Use sells or buys.")
     since = period.since or date(1990, 1, 1)
-    until = period.until or datetime.now(timezone.utc).date()
+    until = period.until or datetime.now(UTC).date()
     ranked = await store.trades.rank_issuers(since, until, as_of=as_of, issuer_ciks=issuer_ciks)
     newest = await store.trades.newest_acceptance()
     key = (lambda r: r.net_cents) if side == "sells" else (lambda r: -r.net_cents)
@@ -313,7 +313,7 @@ async def insider_report(store: Store, query: str, *, as_of: datetime | None = N
     table_rows = []
     sale_days: list[TradeDay] = []
     all_json: list[dict] = []
-    for issuer_cik, _ in per_issuer.items():
+    for issuer_cik in per_issuer:
         history = await store.trades.issuer_history(issuer_cik, as_of=as_of)
         flow = issuer_flow(history)
         mine = [i for i in flow.insiders if cik in i.group.owner_ciks]

@@ -61,7 +61,7 @@ def value_cents(shares: float | None, price: float | None) -> int | None:
     """Dollar value of a row in integer cents; None when there is no price (never $0)."""
     if shares is None or price is None:
         return None
-    return int(round(shares * price * 100))
+    return round(shares * price * 100)
 
 
 # A Form 4 is due within two business days of the trade (deemed execution date when given).

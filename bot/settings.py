@@ -40,7 +40,7 @@ class Settings:
     watch_tracked_only: bool = False  # the watcher fetches only issuers on some server's watchlist
 
     @classmethod
-    def load(cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: object) -> "Settings":
+    def load(cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: object) -> Settings:
         """Environment wins over ``.env``; keyword overrides win over both."""
         raw = _read_dotenv(Path(env_file)) if env_file else {}
         raw.update(os.environ)

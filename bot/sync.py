@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
-from typing import Callable
 
 from bot.ingest import IngestReport
 from bot.models import Filing, ParseError

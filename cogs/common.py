@@ -130,7 +130,7 @@ async def send_error(interaction: discord.Interaction, message: str) -> None:
         log.warning("could not deliver an error message to interaction %s", interaction.id)
 
 
-def bot_of(interaction: discord.Interaction) -> "InsiderBot":
+def bot_of(interaction: discord.Interaction) -> InsiderBot:
     return interaction.client  # type: ignore[return-value]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import discord
 from discord import app_commands
@@ -73,7 +73,7 @@ class Insiders(commands.Cog):
         since: app_commands.Range[str, 1, 10] | None = None,
     ) -> None:
         await interaction.response.defer(thinking=True)
-        today = datetime.now(timezone.utc).date()
+        today = datetime.now(UTC).date()
         try:
             chosen = parse_period(since or (period.value if period else "1y"), today)
         except PeriodError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import discord
 from discord import app_commands
@@ -92,7 +92,7 @@ class Top(commands.Cog):
     ) -> None:
         await interaction.response.defer(thinking=True)
         store = bot_of(interaction).store
-        chosen: Period = parse_period(period.value if period else "1y", datetime.now(timezone.utc).date())
+        chosen: Period = parse_period(period.value if period else "1y", datetime.now(UTC).date())
         ciks = None
         label = "all stored issuers"
         if scope is not None and scope.value == "watchlist":

@@ -7,10 +7,10 @@ filings of that day (EDGAR caps a Form 4 at 30 rows, so a sale wave is split acr
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from bot import rules
 from bot.analysis.rows import FilerGroup, HoldingRow, IssuerHistory, TradeRow

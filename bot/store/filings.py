@@ -6,9 +6,10 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Iterable
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import aiosqlite
 
@@ -30,7 +31,7 @@ def iso_utc(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError("acceptance times must be timezone-aware")
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def iso_day(value: date | None) -> str | None:
@@ -45,7 +46,7 @@ class IngestResult:
 
 
 class Filings:
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     async def has(self, accession: str) -> bool:
@@ -196,7 +197,7 @@ class Filings:
                 (accepted, f.accession),
             )
 
-    async def record_index(self, refs: Iterable["FilingRef"]) -> int:
+    async def record_index(self, refs: Iterable[FilingRef]) -> int:
         """Remember what EDGAR's indexes say (times, dates) and date stored filings that lacked them."""
         rows = [
             (r.accession, r.cik or None, r.form, iso_day(r.filing_date), iso_utc(r.accepted_at),
@@ -254,7 +255,7 @@ class Filings:
         async with self.store.transaction() as conn:
             await conn.execute(
                 "INSERT OR REPLACE INTO quarantine(source, reason, content_sha256, at) VALUES (?,?,?,?)",
-                (source, reason, digest, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")),
+                (source, reason, digest, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
             )
 
     async def quarantined(self) -> list[tuple[str, str]]:

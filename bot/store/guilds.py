@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ _COLUMNS = [f.name for f in fields(GuildSettings)]
 
 
 class Guilds:
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     async def watchlist(self, guild_id: int) -> list[WatchedTicker]:
@@ -74,7 +74,7 @@ class Guilds:
                 raise WatchlistFull(f"The watchlist is full ({WATCHLIST_CAP} tickers): remove some first.")
             await conn.execute(
                 "INSERT INTO guild_watchlist VALUES (?,?,?,?,?)",
-                (guild_id, ticker, issuer_cik, user_id, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")),
+                (guild_id, ticker, issuer_cik, user_id, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
             )
         return True
 

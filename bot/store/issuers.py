@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.store.db import Store
@@ -35,7 +36,7 @@ def normalise_ticker(text: str) -> str:
 
 
 class Issuers:
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     async def load_ticker_map(self, entries: Iterable[tuple[str, int, str]]) -> int:

@@ -8,10 +8,11 @@ unknown are kept and counted separately) and no 4/A accepted by T superseded it.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Iterable
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from bot import rules
 from bot.analysis.rows import FilerGroup, HoldingRow, IssuerHistory, TradeRow
@@ -41,7 +42,7 @@ def _day(text: str | None) -> date | None:
 def _time(text: str | None) -> datetime | None:
     if not text:
         return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def _bool(v: int | None) -> bool | None:
@@ -62,7 +63,7 @@ def _trade(r: tuple) -> TradeRow:
 
 
 def as_of_text(as_of: datetime | None) -> str:
-    return iso_utc(as_of or datetime.now(timezone.utc)) or ""
+    return iso_utc(as_of or datetime.now(UTC)) or ""
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class RankedIssuer:
 
 
 class Trades:
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self._latest: dict[int, tuple[tuple[int, int], IssuerHistory]] = {}
 
@@ -138,7 +139,7 @@ class Trades:
                 HoldingRow(h[0], _time(h[1]), _day(h[2]), h[3], h[4], h[5], h[6], h[7], h[8]) for h in holdings
             ),
             groups=groups,
-            as_of=_time(at) or datetime.now(timezone.utc),
+            as_of=_time(at) or datetime.now(UTC),
             newest_acceptance=_time(meta[0]) if meta else None,
             unknown_time_filings=int(meta[1] or 0) if meta else 0,
         )
