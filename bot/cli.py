@@ -220,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bot.alerts.watcher import add_watch_command
     from bot.app import add_bot_commands
+    from bot.backfill import add_backfill_command
 
+    add_backfill_command(sub)
     add_watch_command(sub)
     add_bot_commands(sub)
     return parser

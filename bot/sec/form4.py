@@ -393,7 +393,7 @@ class _Note:
         return self._private
 
 
-def _remarks_plan(remarks: str | None) -> tuple[bool, date | None]:
+def remarks_plan(remarks: str | None) -> tuple[bool, date | None]:
     """Does the remarks field say the trades were made under a 10b5-1 plan?
 
     Some filers state the plan once in remarks instead of a row footnote (GOOG_0001209191-22-024550:
@@ -465,7 +465,7 @@ class _RowNotes(NamedTuple):
 _NO_NOTES = _RowNotes((), False, None, False, False, ())
 
 
-class _Notes:
+class Footnotes:
     """The document's footnotes: id → text, with each footnote read once and each combination of ids once."""
 
     __slots__ = ("_read", "_rows", "texts")
@@ -511,8 +511,8 @@ def _transaction(
     ids: list[str],
     seq: int,
     is_derivative: bool,
-    notes: _Notes,
-    remarks_plan: tuple[bool, date | None],
+    notes: Footnotes,
+    document_plan: tuple[bool, date | None],
 ) -> Transaction:
     get = values.get
     code = get("transactionCode")
@@ -528,8 +528,8 @@ def _transaction(
     plan, adoption = cited.plan, cited.adoption
     # "Bought from the issuer" only matters for a purchase (and is only read then).
     private = code == "P" and cited.private
-    if not plan and remarks_plan[0] and code in ("S", "P"):
-        plan, adoption = True, remarks_plan[1]
+    if not plan and document_plan[0] and code in ("S", "P"):
+        plan, adoption = True, document_plan[1]
     if is_derivative:
         exercise_price = _num(get("conversionOrExercisePrice"))
         exercise_date = _day(get("exerciseDate"))
@@ -578,7 +578,7 @@ def _transaction(
 
 
 def _holding(
-    values: dict[str, str | None], ids: list[str], seq: int, is_derivative: bool, notes: _Notes
+    values: dict[str, str | None], ids: list[str], seq: int, is_derivative: bool, notes: Footnotes
 ) -> Holding:
     get = values.get
     return Holding(
@@ -716,8 +716,8 @@ def _document(
 
     remarks_text = top.get("remarks")
     remarks = _squash(remarks_text) or None if remarks_text else None
-    remarks_plan = _remarks_plan(remarks)
-    notes = _Notes(footnotes)
+    document_plan = remarks_plan(remarks)
+    notes = Footnotes(footnotes)
     transactions: list[Transaction] = []
     holdings: list[Holding] = []
     # seq counts rows within their own table (Table I non-derivative, Table II derivative), from 1, separately
@@ -729,7 +729,7 @@ def _document(
         if is_holding:
             holdings.append(_holding(values, ids, counters[slot], is_derivative, notes))
         else:
-            transactions.append(_transaction(values, ids, counters[slot], is_derivative, notes, remarks_plan))
+            transactions.append(_transaction(values, ids, counters[slot], is_derivative, notes, document_plan))
 
     return Filing(
         accession=accession,

@@ -249,6 +249,10 @@ class Filings:
                 )
         return changed
 
+    async def count_by_source(self, source: str) -> int:
+        row = await self.store.fetchone("SELECT COUNT(*) FROM filings WHERE source=?", (source,))
+        return int(row[0]) if row else 0
+
     async def quarantine(self, source: str, reason: str, content: bytes | None = None) -> None:
         digest = hashlib.sha256(content).hexdigest() if content is not None else None
         log.warning("quarantined %s: %s", source, reason)
