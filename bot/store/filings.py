@@ -319,16 +319,13 @@ async def apply_amendments(conn: aiosqlite.Connection, issuer_cik: int) -> None:
 async def _write_supersession(
     conn: aiosqlite.Connection, issuer_cik: int, superseded: dict[str, tuple[str, str]]
 ) -> None:
-    await conn.execute(
-        "UPDATE filings SET superseded_by=NULL, superseded_at=NULL WHERE issuer_cik=? AND superseded_by IS NOT NULL",
-        (issuer_cik,),
-    )
-    for table in ("transactions", "flow_days"):
-        await conn.execute(
-            f"UPDATE {table} SET superseded_at=NULL WHERE issuer_cik=? AND superseded_at IS NOT NULL",
-            (issuer_cik,),
-        )
-    for accession, (by, at) in superseded.items():
+    # By accession, so each UPDATE uses a primary key or the filings' issuer index, never a table scan.
+    previous = [r[0] for r in await conn.execute_fetchall(
+        "SELECT accession FROM filings WHERE issuer_cik=? AND superseded_by IS NOT NULL", (issuer_cik,)
+    )]
+    changes = [(acc, None, None) for acc in previous if acc not in superseded]
+    changes += [(acc, by, at) for acc, (by, at) in superseded.items()]
+    for accession, by, at in changes:
         await conn.execute(
             "UPDATE filings SET superseded_by=?, superseded_at=? WHERE accession=?", (by, at, accession)
         )
