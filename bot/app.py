@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.charting import ChartMaker
 from bot.history import HistoryLoader
+from bot.pricefeed import PriceSource
 from bot.sec.client import EdgarClient
 from bot.settings import Settings
 from bot.store.db import Store
@@ -27,6 +28,7 @@ EXTENSIONS = (
     "cogs.insider",
     "cogs.watchlist",
     "cogs.alerts",
+    "cogs.pulse",
     "cogs.help",
 )
 
@@ -78,6 +80,7 @@ class InsiderBot(commands.Bot):
         self.http_session: aiohttp.ClientSession | None = None
         self.edgar: EdgarClient = None  # type: ignore[assignment]
         self.charts: ChartMaker = None  # type: ignore[assignment]
+        self.prices: PriceSource = None  # type: ignore[assignment]
         self.history: HistoryLoader = None  # type: ignore[assignment]
         self._executor: ProcessPoolExecutor | None = None
 
@@ -90,6 +93,7 @@ class InsiderBot(commands.Bot):
             ProcessPoolExecutor(max_workers=self.settings.chart_workers) if self.settings.chart_workers else None
         )
         self.charts = ChartMaker(self.settings.prices_dir or None, executor=self._executor)
+        self.prices = PriceSource(self.settings, self.http_session, self.store)
         self.history = HistoryLoader(self.store, self.edgar, years=self.settings.history_years)
         self.history.start()
         for extension in EXTENSIONS:

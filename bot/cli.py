@@ -91,38 +91,58 @@ async def cmd_ingest(args: argparse.Namespace, console: Console) -> int:
 
 async def cmd_insiders(args: argparse.Namespace, console: Console) -> int:
     from bot.charting import ChartMaker
+    from bot.pricefeed import PriceSource
     from bot.reports import issuer_report
 
     store = await _open_store(args)
+    settings = _settings(args)
     try:
-        chart = None if (args.json or args.no_chart) else ChartMaker(_settings(args).prices_dir or None)
-        reply = await issuer_report(
-            store, args.ticker, _period(args), as_of=_as_of(args.as_of), chart=chart, with_rows=args.json
-        )
+        chart = None if (args.json or args.no_chart) else ChartMaker(settings.prices_dir or None)
+        async with PriceSource(settings, store=store) as prices:
+            reply = await issuer_report(
+                store, args.ticker, _period(args), as_of=_as_of(args.as_of), chart=chart, with_rows=args.json,
+                prices=prices,
+            )
     finally:
         await store.close()
     return _emit(reply, args, console)
 
 
 async def cmd_top(args: argparse.Namespace, console: Console) -> int:
-    from bot.reports import top_report
+    from bot.pricefeed import PriceSource
+    from bot.rankings import top_with_returns
 
     store = await _open_store(args)
     try:
-        reply = await top_report(
-            store, _period(args, default="1y"), side=args.side, limit=args.limit, as_of=_as_of(args.as_of)
-        )
+        async with PriceSource(_settings(args), store=store) as prices:
+            reply = await top_with_returns(
+                store, prices, _period(args, default="1y"), side=args.side, limit=args.limit,
+                as_of=_as_of(args.as_of),
+            )
     finally:
         await store.close()
     return _emit(reply, args, console)
 
 
 async def cmd_insider(args: argparse.Namespace, console: Console) -> int:
+    from bot.pricefeed import PriceSource
     from bot.reports import insider_report
 
     store = await _open_store(args)
     try:
-        reply = await insider_report(store, args.name, as_of=_as_of(args.as_of))
+        async with PriceSource(_settings(args), store=store) as prices:
+            reply = await insider_report(store, args.name, as_of=_as_of(args.as_of), prices=prices)
+    finally:
+        await store.close()
+    return _emit(reply, args, console)
+
+
+async def cmd_pulse(args: argparse.Namespace, console: Console) -> int:
+    from bot.pulse import market_pulse
+
+    store = await _open_store(args)
+    try:
+        reply = await market_pulse(store, weeks=args.weeks, as_of=_as_of(args.as_of), chart=not args.json)
     finally:
         await store.close()
     return _emit(reply, args, console)
@@ -210,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=10)
     add_period(p, "1y")
     p.set_defaults(func=cmd_top)
+
+    p = sub.add_parser("pulse", help="market-wide ratio of insider sales to purchases, week by week")
+    p.add_argument("--weeks", type=int, default=12, help="weeks back from --as-of (default 12)")
+    p.add_argument("--as-of", help="end of the window and point in time (default: now)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--out", default="out", help="folder for the chart (default: ./out)")
+    p.set_defaults(func=cmd_pulse)
 
     p = sub.add_parser("insider", help="one insider across issuers, with their usual pattern")
     p.add_argument("name", help="name (or part of it) or CIK")

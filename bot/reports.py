@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from statistics import median
+from typing import TYPE_CHECKING
 
 from bot import rules
 from bot.analysis.flow import IssuerFlow, TradeDay, issuer_flow
@@ -25,6 +26,9 @@ from bot.render.reply import (
     shares_text,
 )
 from bot.store.db import Store
+
+if TYPE_CHECKING:
+    from bot.pricefeed import PriceSource
 from bot.store.issuers import UnknownTicker
 
 # (flow, period) -> PNG bytes or None; the bot renders in a process pool, the CLI directly.
@@ -51,6 +55,7 @@ async def issuer_report(
     as_of: datetime | None = None,
     chart: ChartMaker | None = None,
     with_rows: bool = False,
+    prices: PriceSource | None = None,
 ) -> Reply:
     """The issuer report. ``with_rows`` adds every transaction of the period to ``reply.data`` (--json)."""
     try:
@@ -160,6 +165,10 @@ async def issuer_report(
             if url and acc not in seen:
                 seen.add(acc)
                 reply.links.append(Link(f"{d.day} {acc}", url))
+    if prices is not None:
+        from bot.rankings import after_sale_waves  # rankings builds on this module
+
+        reply.fields.extend(await after_sale_waves(store, prices, issuer.cik, as_of=as_of))
     if chart is not None:
         png = await chart(flow, period)
         if png:
@@ -296,7 +305,9 @@ async def top_report(
     return reply
 
 
-async def insider_report(store: Store, query: str, *, as_of: datetime | None = None) -> Reply:
+async def insider_report(
+    store: Store, query: str, *, as_of: datetime | None = None, prices: PriceSource | None = None
+) -> Reply:
     """One person across issuers, with their usual pattern: the months they sell, usual size, plan or not."""
     matches = await store.trades.find_insiders(query)
     if not matches:
@@ -360,5 +371,12 @@ async def insider_report(store: Store, query: str, *, as_of: datetime | None = N
             ReplyField("Usual sale size", f"{money(int(median(sizes)))} per day (median)" if sizes else "n/a"),
             ReplyField("Under a 10b5-1 plan", f"{plan_days} of {len(sale_days)} sale days"),
         ]
+    if prices is not None and table_rows:
+        from bot.rankings import track_record, track_record_fields  # rankings builds on this module
+
+        records = await track_record(store, prices, cik, as_of=as_of)
+        reply.fields.extend(track_record_fields(records))
+        reply.data = {"insider": {"cik": cik, "name": name}, "transactions": all_json, "track_record": records}
+        return reply
     reply.data = {"insider": {"cik": cik, "name": name}, "transactions": all_json}
     return reply

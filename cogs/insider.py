@@ -19,7 +19,8 @@ class Insider(commands.Cog):
     @app_commands.checks.cooldown(4, 30.0, key=lambda i: i.user.id)
     async def insider(self, interaction: discord.Interaction, name_or_cik: app_commands.Range[str, 1, 60]) -> None:
         await interaction.response.defer(thinking=True)
-        reply = await insider_report(bot_of(interaction).store, name_or_cik)
+        bot = bot_of(interaction)
+        reply = await insider_report(bot.store, name_or_cik, prices=bot.prices)
         await send_reply(interaction, reply)
 
     @insider.autocomplete("name_or_cik")

@@ -82,7 +82,8 @@ class Insiders(commands.Cog):
         cik = await ensure_issuer(interaction, ticker)
         if cik is None:
             return
-        reply = await issuer_report(bot_of(interaction).store, str(cik), chosen, chart=bot_of(interaction).charts)
+        bot = bot_of(interaction)
+        reply = await issuer_report(bot.store, str(cik), chosen, chart=bot.charts, prices=bot.prices)
         if interaction.response.is_done() and reply.chart is None and reply.tone == "error":
             reply.ephemeral = True
         await send_reply(interaction, reply)

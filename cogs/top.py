@@ -9,8 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.periods import PERIOD_CHOICES, Period, parse_period
+from bot.rankings import top_with_returns
 from bot.render.reply import Reply
-from bot.reports import top_report
 from cogs.common import bot_of, reply_to_discord, send_error, send_reply
 
 PAGE = 10
@@ -106,8 +106,8 @@ class Top(commands.Cog):
                 return
 
         async def render(offset: int) -> Reply:
-            return await top_report(store, chosen, side=side.value if side else "sells", limit=PAGE, offset=offset,
-                                    issuer_ciks=ciks, scope_label=label)
+            return await top_with_returns(store, bot_of(interaction).prices, chosen, side=side.value if side else "sells",
+                                          limit=PAGE, offset=offset, issuer_ciks=ciks, scope_label=label)
 
         reply = await render(0)
         total = int((reply.data or {}).get("total", 0))

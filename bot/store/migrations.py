@@ -232,3 +232,30 @@ MIGRATIONS.append(
     );
     """
 )
+
+MIGRATIONS.append(
+    # 5: daily prices cache. One coherent fetch per ticker (a refetch replaces every row), so all cached closes
+    # of a ticker share one split basis; returns are ratios within it.
+    """
+    CREATE TABLE price_days (
+        ticker TEXT NOT NULL,
+        day TEXT NOT NULL,              -- trading day, the exchange's local date
+        close REAL NOT NULL,            -- split-adjusted as of price_fetches.fetched_at
+        PRIMARY KEY (ticker, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE price_fetches (        -- per ticker: the span the cached closes answer for, or why there are none
+        ticker TEXT PRIMARY KEY,
+        first_day TEXT,                 -- span asked of the vendor and answered (NULL when missing)
+        last_day TEXT,
+        source TEXT NOT NULL,           -- 'yahoo', 'stooq' or 'none'
+        fetched_at TEXT NOT NULL,       -- UTC
+        missing_reason TEXT             -- set when no vendor knew the ticker (delisted, unknown)
+    );
+    CREATE TABLE price_splits (         -- split events the vendor reported with the closes
+        ticker TEXT NOT NULL,
+        day TEXT NOT NULL,
+        ratio REAL NOT NULL,            -- new shares per old share
+        PRIMARY KEY (ticker, day)
+    ) WITHOUT ROWID;
+    """
+)
