@@ -111,6 +111,8 @@ async def cmd_insiders(args: argparse.Namespace, console: Console) -> int:
 async def cmd_top(args: argparse.Namespace, console: Console) -> int:
     from bot.pricefeed import PriceSource
     from bot.rankings import top_with_returns
+    from bot.render.reply import Chart
+    from bot.render.table_image import reply_table_png
 
     store = await _open_store(args)
     try:
@@ -119,6 +121,8 @@ async def cmd_top(args: argparse.Namespace, console: Console) -> int:
                 store, prices, _period(args, default="1y"), side=args.side, limit=args.limit,
                 as_of=_as_of(args.as_of),
             )
+        if not args.json and (png := reply_table_png(reply)):
+            reply.chart = Chart(png, "top.png")
     finally:
         await store.close()
     return _emit(reply, args, console)

@@ -51,4 +51,5 @@ def parse_period(text: str | None, today: date, *, until: str | None = None) -> 
     start = parse_day(key)
     if start > end:
         raise PeriodError(f"the start date {start} is after the end date {end}")
-    return Period(start, end, f"since {start.isoformat()}")
+    label = f"from {start.isoformat()} to {end.isoformat()}" if until else f"since {start.isoformat()}"
+    return Period(start, end, label)

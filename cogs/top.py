@@ -10,7 +10,8 @@ from discord.ext import commands
 
 from bot.periods import PERIOD_CHOICES, Period, parse_period
 from bot.rankings import top_with_returns
-from bot.render.reply import Reply
+from bot.render.reply import Chart, Reply
+from bot.render.table_image import reply_table_png
 from cogs.common import bot_of, reply_to_discord, send_error, send_reply
 
 PAGE = 10
@@ -43,8 +44,11 @@ class TopPages(discord.ui.View):
     async def _show(self, interaction: discord.Interaction) -> None:
         self._sync_buttons()
         reply: Reply = await self.render(self.offset)
-        embeds, _ = reply_to_discord(reply)
-        await interaction.response.edit_message(embeds=embeds, view=self)
+        png = reply_table_png(reply)
+        if png:
+            reply.chart = Chart(png, "top.png")
+        embeds, files = reply_to_discord(reply)
+        await interaction.response.edit_message(embeds=embeds, attachments=files, view=self)
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
@@ -110,13 +114,16 @@ class Top(commands.Cog):
                                           limit=PAGE, offset=offset, issuer_ciks=ciks, scope_label=label)
 
         reply = await render(0)
+        png = reply_table_png(reply)  # the same table as an image: reads well on a phone
+        if png:
+            reply.chart = Chart(png, "top.png")
         total = int((reply.data or {}).get("total", 0))
         if total <= PAGE:
             await send_reply(interaction, reply)
             return
         view = TopPages(interaction.user.id, render, total)
-        embeds, _ = reply_to_discord(reply)
-        view.message = await interaction.edit_original_response(embeds=embeds, view=view)
+        embeds, files = reply_to_discord(reply)
+        view.message = await interaction.edit_original_response(embeds=embeds, attachments=files, view=view)
 
 
 async def setup(bot: commands.Bot) -> None:
