@@ -12,8 +12,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from bot.charting import ChartMaker
 from bot.ingest import ingest_paths
 from bot.periods import Period
+from bot.pricefeed import PriceSource
+from bot.rankings import top_with_returns
+from bot.render.reply import Chart
+from bot.render.table_image import reply_table_png
 from bot.render.terminal import print_reply
-from bot.reports import insider_report, issuer_report, top_report
+from bot.reports import insider_report, issuer_report
+from bot.settings import Settings
 from bot.store.db import Store
 
 # Issuers with deep histories in the bundled filings, and the window worth looking at for each.
@@ -49,10 +54,17 @@ async def run_demo(db_path: Path, out: Path, console: Console) -> int:
             reply = await issuer_report(store, ticker, period, chart=charts)
             print_reply(reply, console, chart_dir=out)
             console.print()
-        top = await top_report(store, Period(date(2021, 1, 1), date(2024, 12, 31), "from 2021 to 2024"), limit=10)
-        print_reply(top, console)
-        console.print()
-        print_reply(await insider_report(store, "Botha Roelof"), console)
+        # The seed's table: net insider sales since a date next to the stock's return since then. The
+        # bundled prices end 2023-12-29 for most tickers, so the window ends there.
+        async with PriceSource(Settings(), store=store) as prices:
+            window = Period(date(2021, 1, 1), date(2023, 12, 29), "from 2021-01-01 to 2023-12-29")
+            top = await top_with_returns(store, prices, window, limit=10)
+            png = reply_table_png(top)
+            if png:
+                top.chart = Chart(png, "top_sellers.png")
+            print_reply(top, console, chart_dir=out)
+            console.print()
+            print_reply(await insider_report(store, "Botha Roelof", prices=prices), console)
     finally:
         await store.close()
     console.print(
