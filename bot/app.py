@@ -29,6 +29,7 @@ EXTENSIONS = (
     "cogs.watchlist",
     "cogs.alerts",
     "cogs.pulse",
+    "cogs.screens",
     "cogs.help",
 )
 

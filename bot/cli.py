@@ -252,8 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.alerts.watcher import add_watch_command
     from bot.app import add_bot_commands
     from bot.backfill import add_backfill_command
+    from bot.screens import add_screen_commands
 
     add_backfill_command(sub)
+    add_screen_commands(sub)
     add_watch_command(sub)
     add_bot_commands(sub)
     return parser

@@ -16,6 +16,9 @@ HELP_FIELDS = [
                "this server's watchlist.", inline=False),
     ReplyField("/insider name_or_cik", "One insider across companies: trades, usual months, usual sale size, "
                "plan or not.", inline=False),
+    ReplyField("/latest · /clusters · /screen", "The newest filings as accepted; issuers where several "
+               "insiders bought or sold within days; an OpenInsider-style screener with CSV export.", inline=False),
+    ReplyField("/pulse [weeks]", "Market-wide insider selling vs buying, week by week.", inline=False),
     ReplyField("/watchlist add|remove|list|clear|editors", "The server's shared list of tickers. Everyone can "
                "list; Manage Server or the editor role can add/remove; clear needs Manage Server.", inline=False),
     ReplyField("/alerts channel|settings|status|test|off", "Where and how unusual-sale alerts are posted "

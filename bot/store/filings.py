@@ -80,9 +80,10 @@ class Filings:
             else:
                 fresh[filing.accession] = filing
         async with self.store.transaction() as conn:
+            await self._insert_all(conn, list(fresh.values()), source)
+            # After the insert: a second copy in this same batch (the XML and the .txt) may know the times.
             for filing in duplicates:
                 await self._fill_times(conn, filing)
-            await self._insert_all(conn, list(fresh.values()), source)
             await self._apply_index_times(conn, set(fresh))
             for cik in {f.issuer_cik for f in fresh.values()}:
                 await apply_amendments(conn, cik)

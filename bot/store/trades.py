@@ -25,7 +25,7 @@ ACTIVE = (
     "(t.accepted_at IS NULL OR t.accepted_at <= :as_of) AND (t.superseded_at IS NULL OR t.superseded_at > :as_of)"
 )
 
-_ROW_COLUMNS = (
+ROW_COLUMNS = (
     "t.accession, f.accession_known, f.document_type, t.accepted_at, f.filed_date, t.issuer_cik, f.ticker, "
     "t.group_key, t.seq, t.is_derivative, t.security_title, t.transaction_date, t.deemed_execution_date, t.code, "
     "t.acquired_disposed, t.shares, t.price, t.value_cents, t.shares_owned_after, t.direct_indirect, "
@@ -35,11 +35,11 @@ _ROW_COLUMNS = (
 
 
 @lru_cache(maxsize=16384)
-def _day(text: str | None) -> date | None:
+def day_from_text(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def _time(text: str | None) -> datetime | None:
+def time_from_text(text: str | None) -> datetime | None:
     if not text:
         return None
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -49,16 +49,16 @@ def _bool(v: int | None) -> bool | None:
     return None if v is None else bool(v)
 
 
-def _trade(r: tuple) -> TradeRow:
+def trade_row(r: tuple) -> TradeRow:
     return TradeRow(
-        accession=r[0], accession_known=bool(r[1]), document_type=r[2], accepted_at=_time(r[3]),
-        filed_date=_day(r[4]), issuer_cik=r[5], ticker=r[6], group_key=r[7], seq=r[8], is_derivative=bool(r[9]),
-        security_title=r[10], transaction_date=_day(r[11]), deemed_execution_date=_day(r[12]), code=r[13],
+        accession=r[0], accession_known=bool(r[1]), document_type=r[2], accepted_at=time_from_text(r[3]),
+        filed_date=day_from_text(r[4]), issuer_cik=r[5], ticker=r[6], group_key=r[7], seq=r[8], is_derivative=bool(r[9]),
+        security_title=r[10], transaction_date=day_from_text(r[11]), deemed_execution_date=day_from_text(r[12]), code=r[13],
         acquired_disposed=r[14], shares=r[15], price=r[16], value_cents=r[17], shares_owned_after=r[18],
-        direct_indirect=r[19], ownership_nature=r[20], plan_flag=_bool(r[21]), plan_adoption_date=_day(r[22]),
+        direct_indirect=r[19], ownership_nature=r[20], plan_flag=_bool(r[21]), plan_adoption_date=day_from_text(r[22]),
         sell_to_cover=bool(r[23]), private_from_issuer=bool(r[24]), weighted_average_price=bool(r[25]),
         footnotes=tuple(json.loads(r[26])) if r[26] else (),
-        date_of_original_submission=_day(r[27]),
+        date_of_original_submission=day_from_text(r[27]),
     )
 
 
@@ -109,7 +109,7 @@ class Trades:
         at = as_of_text(as_of)
         params = {"cik": issuer_cik, "as_of": at}
         rows = await self.store.fetchall(
-            f"SELECT {_ROW_COLUMNS} FROM transactions t JOIN filings f ON f.accession=t.accession "
+            f"SELECT {ROW_COLUMNS} FROM transactions t JOIN filings f ON f.accession=t.accession "
             f"WHERE t.issuer_cik=:cik AND {ACTIVE} ORDER BY t.transaction_date, t.accepted_at, t.accession, "
             "t.is_derivative, t.seq",
             params,
@@ -128,7 +128,7 @@ class Trades:
             "AND (accepted_at IS NULL OR accepted_at <= :as_of)",
             params,
         )
-        trades = tuple(_trade(tuple(r)) for r in rows)
+        trades = tuple(trade_row(tuple(r)) for r in rows)
         groups = await self.groups_for_issuer(issuer_cik, {t.group_key for t in trades}, at)
         return IssuerHistory(
             issuer_cik=issuer_cik,
@@ -136,11 +136,11 @@ class Trades:
             ticker=issuer[1] if issuer else None,
             rows=trades,
             holdings=tuple(
-                HoldingRow(h[0], _time(h[1]), _day(h[2]), h[3], h[4], h[5], h[6], h[7], h[8]) for h in holdings
+                HoldingRow(h[0], time_from_text(h[1]), day_from_text(h[2]), h[3], h[4], h[5], h[6], h[7], h[8]) for h in holdings
             ),
             groups=groups,
-            as_of=_time(at) or datetime.now(UTC),
-            newest_acceptance=_time(meta[0]) if meta else None,
+            as_of=time_from_text(at) or datetime.now(UTC),
+            newest_acceptance=time_from_text(meta[0]) if meta else None,
             unknown_time_filings=int(meta[1] or 0) if meta else 0,
         )
 
@@ -222,12 +222,12 @@ class Trades:
     async def insider_rows(self, owner_cik: int, *, as_of: datetime | None = None) -> list[TradeRow]:
         """Every active row of the filings this person is an owner on, across issuers."""
         rows = await self.store.fetchall(
-            f"SELECT {_ROW_COLUMNS} FROM transactions t JOIN filings f ON f.accession=t.accession "
+            f"SELECT {ROW_COLUMNS} FROM transactions t JOIN filings f ON f.accession=t.accession "
             f"WHERE t.accession IN (SELECT accession FROM filing_owners WHERE owner_cik=:cik) AND {ACTIVE} "
             "ORDER BY t.transaction_date, t.accepted_at, t.accession, t.is_derivative, t.seq",
             {"cik": owner_cik, "as_of": as_of_text(as_of)},
         )
-        return [_trade(tuple(r)) for r in rows]
+        return [trade_row(tuple(r)) for r in rows]
 
     async def find_insiders(self, text: str, limit: int = 10) -> list[tuple[int, str]]:
         text = text.strip()
@@ -246,7 +246,7 @@ class Trades:
 
     async def newest_acceptance(self) -> datetime | None:
         row = await self.store.fetchone("SELECT MAX(accepted_at) FROM filings")
-        return _time(row[0]) if row else None
+        return time_from_text(row[0]) if row else None
 
     async def counts(self) -> dict[str, int]:
         row = await self.store.fetchone(
