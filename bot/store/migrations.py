@@ -259,3 +259,91 @@ MIGRATIONS.append(
     ) WITHOUT ROWID;
     """
 )
+
+MIGRATIONS.append(
+    # 6: the alert outbox
+    # An alert is recorded (alert_items, unique per server x issuer x filer group x trading day x side) in the
+    # same transaction that moves the engine's cursor over `filings`, then posted (alert_messages: one Discord
+    # message, its nonce derived from its id) and marked sent with Discord's message id. Times: UTC text as in
+    # watch_state (fixed width, compared as text).
+    """
+    CREATE TABLE alert_state (          -- one row: how far the engine has read, and which process runs it
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        filings_cursor INTEGER NOT NULL, -- filings.rowid up to which new filings were scored
+        nonce_salt TEXT NOT NULL,        -- per store, so two stores posting to one channel never share a nonce
+        lease_owner TEXT,
+        lease_expires_at TEXT
+    );
+    -- Filings already stored when the outbox arrives are history, not news: start after them.
+    INSERT INTO alert_state(id, filings_cursor, nonce_salt)
+        VALUES (1, (SELECT COALESCE(MAX(rowid), 0) FROM filings), lower(hex(randomblob(3))));
+    CREATE TABLE alert_messages (       -- one Discord message: an alert, a wave follow-up, or a digest
+        id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        channel_id INTEGER NOT NULL,     -- where it went (or goes: the server's alert channel when posted)
+        kind TEXT NOT NULL,              -- 'alert', 'wave' (in the thread under parent_id), 'digest'
+        issuer_cik INTEGER,
+        parent_id INTEGER REFERENCES alert_messages(id),
+        digest_day TEXT,                 -- digests: the UTC day; one per server and day
+        payload TEXT,                    -- digests: what they show (JSON); alerts render from their items
+        state TEXT NOT NULL,             -- 'pending', 'sent', 'failed', 'expired', 'skipped'
+        revision INTEGER NOT NULL DEFAULT 1,       -- bumped when an item changes (more filings, a 4/A)
+        sent_revision INTEGER NOT NULL DEFAULT 0,  -- what Discord shows; below revision: edit it
+        discord_message_id INTEGER,
+        thread_id INTEGER,               -- alerts: the thread opened under it for the rest of the wave
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at TEXT,
+        next_try_at TEXT,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        UNIQUE (guild_id, digest_day)    -- NULLs are distinct: only digests can collide
+    );
+    CREATE INDEX alert_messages_state ON alert_messages(state, next_try_at);
+    CREATE INDEX alert_messages_edits ON alert_messages(state, revision, sent_revision) WHERE revision > sent_revision;
+    CREATE TABLE alert_items (          -- one alerted trade day for one server
+        id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        issuer_cik INTEGER NOT NULL,
+        group_key TEXT NOT NULL,
+        day TEXT NOT NULL,               -- the transaction date
+        side TEXT NOT NULL,              -- 'buy' or 'sell'
+        state TEXT NOT NULL,             -- 'alert' (in message_id) or 'digest' (over the daily cap)
+        message_id INTEGER REFERENCES alert_messages(id),
+        accessions TEXT NOT NULL,        -- comma-separated: the filings the alert shows
+        value_cents INTEGER NOT NULL,
+        snapshot TEXT NOT NULL,          -- JSON: everything the alert shows, rendered when posted
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (guild_id, issuer_cik, group_key, day, side)
+    );
+    CREATE INDEX alert_items_issuer ON alert_items(issuer_cik, group_key, side, day);
+    CREATE INDEX alert_items_message ON alert_items(message_id);
+    CREATE INDEX alert_items_guild_day ON alert_items(guild_id, created_at);
+    """
+)
+
+MIGRATIONS.append(
+    # 7: personal watchlists and DM-alert settings (/mywatch); lookups the screens and history reads need
+    """
+    CREATE TABLE user_watchlist (
+        user_id INTEGER NOT NULL,
+        ticker TEXT NOT NULL,
+        issuer_cik INTEGER NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, issuer_cik)
+    );
+    CREATE INDEX user_watchlist_issuer ON user_watchlist(issuer_cik);
+    CREATE TABLE user_settings (
+        user_id INTEGER PRIMARY KEY,
+        dm_alerts INTEGER NOT NULL DEFAULT 0,
+        sensitivity TEXT NOT NULL DEFAULT 'normal',
+        min_value_cents INTEGER NOT NULL DEFAULT 100000000,
+        daily_cap INTEGER NOT NULL DEFAULT 5,
+        paused_reason TEXT
+    );
+    CREATE INDEX issuer_tickers_cik ON issuer_tickers(cik);
+    CREATE INDEX holdings_issuer ON holdings(issuer_cik);
+    CREATE INDEX filings_filed ON filings(filed_date, accepted_at);
+    """
+)
