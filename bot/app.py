@@ -27,6 +27,7 @@ EXTENSIONS = (
     "cogs.top",
     "cogs.insider",
     "cogs.watchlist",
+    "cogs.mywatch",
     "cogs.alerts",
     "cogs.pulse",
     "cogs.screens",
@@ -84,6 +85,7 @@ class InsiderBot(commands.Bot):
         self.prices: PriceSource = None  # type: ignore[assignment]
         self.history: HistoryLoader = None  # type: ignore[assignment]
         self._executor: ProcessPoolExecutor | None = None
+        self.alerts: Any = None  # bot.alerts.engine.AlertService once started
 
     async def setup_hook(self) -> None:
         if self.store is None:
@@ -102,6 +104,13 @@ class InsiderBot(commands.Bot):
                 await self.load_extension(extension)
             except Exception:
                 log.exception("failed to load extension %s", extension)
+        if self.settings.run_alerts:
+            from bot.alerts.engine import start_alerts
+
+            try:
+                self.alerts = await start_alerts(self)
+            except Exception:
+                log.exception("alerts could not start; commands keep working")
         if self.settings.dev_guild_id:
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -110,6 +119,8 @@ class InsiderBot(commands.Bot):
 
     async def close(self) -> None:
         try:
+            if self.alerts is not None:
+                await self.alerts.stop()
             if self.history is not None:
                 await self.history.stop()
             if self.http_session is not None:

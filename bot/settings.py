@@ -38,6 +38,7 @@ class Settings:
     chart_workers: int = 1  # processes rendering charts off the event loop; 0 renders in-process
     history_years: int = 5  # filing history loaded in the background for a newly asked or watched ticker
     watch_tracked_only: bool = False  # the watcher fetches only issuers on some server's watchlist
+    run_alerts: bool = True  # the bot runs the EDGAR watcher and alert delivery (off: a separate `watch`)
 
     @classmethod
     def load(cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: object) -> Settings:
@@ -61,6 +62,7 @@ class Settings:
             "chart_workers": "CHART_WORKERS",
             "history_years": "HISTORY_YEARS",
             "watch_tracked_only": "WATCH_TRACKED_ONLY",
+            "run_alerts": "RUN_ALERTS",
         }
         values: dict[str, object] = {}
         types = {f.name: f.type for f in fields(cls)}

@@ -138,17 +138,14 @@ class Alerts(GuildGroupCog, name="alerts", description="Unusual insider trade al
     @app_commands.command(name="status", description="Are alerts flowing? Channel, watcher lag, last poll")
     @require_manage_guild()
     async def status(self, interaction: discord.Interaction) -> None:
+        from bot.alerts.engine import alert_status
+
         store = bot_of(interaction).store
         settings = await store.guilds.settings(interaction.guild_id)  # type: ignore[arg-type]
         newest = await store.trades.newest_acceptance()
         fields = _settings_fields(settings)[:3]
-        watch = getattr(store, "watch", None)
-        if watch is not None:
-            state = await watch.status()
-            fields.append(ReplyField("Watcher", state.describe() if hasattr(state, "describe") else str(state),
-                                     inline=False))
-        else:
-            fields.append(ReplyField("Watcher", "not running in this process", inline=False))
+        lines = await alert_status(store, interaction.guild_id)  # type: ignore[arg-type]
+        fields.append(ReplyField("Watcher and outbox", "\n".join(lines), inline=False))
         reply = Reply(title="Alert status", fields=fields, as_of=as_of_line(newest), ephemeral=True)
         if settings.alerts_paused_reason:
             reply.description = f"⚠️ Alerts are paused: {settings.alerts_paused_reason}. Fix it, then run /alerts channel."

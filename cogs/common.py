@@ -108,6 +108,9 @@ def reply_to_discord(reply: Reply) -> tuple[list[discord.Embed], list[discord.Fi
 
 async def send_reply(interaction: discord.Interaction, reply: Reply, *, view: discord.ui.View | None = None) -> None:
     """Answer with the reply whatever the interaction's state: first response, or follow-up after a defer."""
+    paused = await _dm_alerts_paused(interaction)
+    if paused:
+        reply.notes.append(f"⚠️ Your DM alerts are paused: {paused}. Open your DMs, then /mywatch alerts on.")
     embeds, files = reply_to_discord(reply)
     kwargs: dict = {"embeds": embeds, "files": files, "ephemeral": reply.ephemeral}
     if view is not None:
@@ -116,6 +119,15 @@ async def send_reply(interaction: discord.Interaction, reply: Reply, *, view: di
         await interaction.followup.send(**kwargs, wait=False)
     else:
         await interaction.response.send_message(**kwargs)
+
+
+async def _dm_alerts_paused(interaction: discord.Interaction) -> str | None:
+    """Why the user's DM alerts are paused, if they are: told the next time they use a command."""
+    store = getattr(interaction.client, "store", None)
+    users = getattr(store, "users", None)
+    if users is None:
+        return None
+    return (await users.settings(interaction.user.id)).paused_reason
 
 
 async def send_error(interaction: discord.Interaction, message: str) -> None:

@@ -21,6 +21,9 @@ HELP_FIELDS = [
     ReplyField("/pulse [weeks]", "Market-wide insider selling vs buying, week by week.", inline=False),
     ReplyField("/watchlist add|remove|list|clear|editors", "The server's shared list of tickers. Everyone can "
                "list; Manage Server or the editor role can add/remove; clear needs Manage Server.", inline=False),
+    ReplyField("/mywatch add|remove|list|alerts|forget", "Your own watchlist (also in DMs) and opt-in DM "
+               "alerts with your own sensitivity and daily cap; forget deletes everything kept about you.",
+               inline=False),
     ReplyField("/alerts channel|settings|status|test|off", "Where and how unusual-sale alerts are posted "
                "(Manage Server).", inline=False),
     ReplyField("How the numbers are defined",

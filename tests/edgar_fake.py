@@ -342,6 +342,7 @@ def fake_settings(base_url: str, **overrides: Any) -> Settings:
         "sec_data_base": base_url,
         "sec_user_agent": TEST_USER_AGENT,
         "sec_requests_per_second": 10.0,
+        "run_alerts": False,  # a bot built from these settings starts no watcher unless a test asks
     }
     values.update(overrides)
     return Settings(**values)

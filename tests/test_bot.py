@@ -256,3 +256,29 @@ async def test_removed_from_a_server_deletes_its_data(env: DiscordEnv, bot: Insi
     await bot.on_guild_remove(guild)
     assert await bot.store.guilds.watchlist(DEFAULT_GUILD_ID) == []
     assert (await bot.store.guilds.settings(DEFAULT_GUILD_ID)).alert_channel_id is None
+
+
+async def test_mywatch_works_in_dms_and_forgets_on_request(env: DiscordEnv, bot: InsiderBot) -> None:
+    iid = env.dispatch(env.slash("mywatch", {"ticker": "tsla"}, subcommand="add", guild_id=None))
+    assert "Added **TSLA**" in (await env.wait_reply(iid)).content
+    iid = env.dispatch(env.slash("mywatch", {"ticker": "TSLA"}, subcommand="add", guild_id=None))
+    assert "already on your watchlist" in (await env.wait_reply(iid)).embeds[0]["description"]
+    iid = env.dispatch(env.slash("mywatch", {"enabled": True, "sensitivity": "quiet"}, subcommand="alerts"))
+    assert "DM alerts are on" in (await env.wait_reply(iid)).content
+    iid = env.dispatch(env.slash("mywatch", subcommand="list", guild_id=None))
+    listed = (await env.wait_reply(iid)).embeds[0]
+    assert "TSLA" in listed["description"] and _field(listed, "DM alerts") == "on"
+    assert _field(listed, "Sensitivity") == "quiet"
+
+    # A user whose DMs closed is told at their next command.
+    from tests.discord_harness import DEFAULT_USER_ID
+
+    await bot.store.users.update_settings(DEFAULT_USER_ID, paused_reason="your DMs are closed")
+    iid = env.dispatch(env.slash("help"))
+    notes = (await env.wait_reply(iid)).embeds[0]["description"]
+    assert "DM alerts are paused: your DMs are closed" in notes
+
+    iid = env.dispatch(env.slash("mywatch", subcommand="forget", guild_id=None))
+    assert "1 tickers" in (await env.wait_reply(iid)).content
+    assert await bot.store.users.watchlist(DEFAULT_USER_ID) == []
+    assert (await bot.store.users.settings(DEFAULT_USER_ID)).dm_alerts is False

@@ -35,11 +35,13 @@ class Store:
         from bot.store.guilds import Guilds
         from bot.store.issuers import Issuers
         from bot.store.trades import Trades
+        from bot.store.users import Users
 
         self.filings = Filings(self)
         self.issuers = Issuers(self)
         self.trades = Trades(self)
         self.guilds = Guilds(self)
+        self.users = Users(self)
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
