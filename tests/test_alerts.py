@@ -665,10 +665,14 @@ async def test_a_form_4a_correcting_an_alerted_filing_edits_that_alert(tmp_path:
         shares, _ = sold(NOV8)
         assert {f["name"]: f["value"] for f in post.embeds[0]["fields"]}["Shares"] == shares_text(shares)
 
-        # The 4/A restates 044077 with 100 shares fewer in its first sale (tests/fixtures/amendments/README.md).
-        clock.now = datetime(2021, 11, 12, 15, 0, tzinfo=UTC)
+        # The 4/A restates 044077 with 100 shares fewer in its first sale (tests/fixtures/amendments/README.md),
+        # twelve days later. A server that started alerts meanwhile gets no alert: an old trade is not news.
+        await turn_on(store, OTHER_GUILD, OTHER_CHANNEL, alert_sensitivity="everything")
+        clock.now = datetime(2021, 11, 22, 15, 0, tzinfo=UTC)
         await arrive(store, [AMENDMENT_ACCESSION], document=AMENDMENT, at=clock.now)
-        assert (await engine.step()).revisions == 1
+        result = await engine.step()
+        assert result.revisions == 1 and result.messages == ()
+        assert await items(store, OTHER_GUILD) == []
         await drain(delivery, clock)
         edit = await env.fake.wait_for("PATCH", rf"/channels/{CHANNEL}/messages/{post.response['id']}")
         [embed] = edit.embeds

@@ -199,7 +199,15 @@ class Delivery:
         now = self._clock()
         if message.attempts and message.last_attempt_at and now - message.last_attempt_at > self.config.nonce_window:
             # An earlier attempt may have been posted, and Discord no longer remembers its nonce: look first.
-            found = await self.transport.find_ref(channel_id, ref)
+            try:
+                found = await self.transport.find_ref(channel_id, ref)
+            except DeliveryError as exc:
+                if exc.kind == "transient":
+                    raise
+                # No Read Message History there: post (a rare duplicate beats a lost alert).
+                log.warning("could not read channel %d to look for alert #%d (%s); posting it", channel_id,
+                            message.id, exc)
+                found = None
             if found is not None:
                 log.info("alert message #%d was posted before (found by its ref %s): marked sent", message.id, ref)
                 await self.outbox.mark_sent(message.id, discord_message_id=found, channel_id=channel_id,
@@ -399,16 +407,23 @@ class DiscordTransport:
 
     async def open_thread(self, channel_id: int, message_id: int, name: str, *, guild_id: int) -> int:
         channel = self.client.get_partial_messageable(channel_id, guild_id=guild_id)
-        target = channel.get_partial_message(message_id)
         try:
-            thread = await _call(target.create_thread(name=name, auto_archive_duration=1440))
+            if channel.guild is not None:
+                thread = await _call(channel.get_partial_message(message_id).create_thread(
+                    name=name, auto_archive_duration=1440))
+                return thread.id
+            return await _call(self._start_thread(channel_id, message_id, name))
         except DeliveryError as exc:
             if exc.code == 160004:  # a thread exists already: it has the message's id
                 return message_id
             raise
-        except ValueError as exc:  # the guild is not cached yet (before READY): try again shortly
-            raise DeliveryError("transient", f"cannot open a thread yet: {exc}") from None
-        return thread.id
+
+    async def _start_thread(self, channel_id: int, message_id: int, name: str) -> int:
+        """The one private call: ``create_thread`` needs the guild in discord.py's cache (not there before
+        READY, or for an unavailable guild), the HTTP route does not. discord.py 2.7 ``HTTPClient``."""
+        data = await self.client.http.start_thread_with_message(
+            channel_id, message_id, name=name, auto_archive_duration=1440, rate_limit_per_user=None)
+        return int(data["id"])
 
     async def find_ref(self, channel_id: int, ref: str, *, limit: int = 50) -> int | None:
         channel = self.client.get_partial_messageable(channel_id)

@@ -72,7 +72,7 @@ class AlertConfig:
     # page, and a long catch-up reads days of filings that are no longer news. None: no limit.
     max_age: timedelta | None = timedelta(days=2)
     wave_days: int = 14  # a later day within this many days of an alerted one continues its wave (a thread)
-    batch_size: int = 500  # filings per engine step
+    batch_size: int = 1_000  # filings per engine step (about a business day of Forms 4)
     items_per_message: int = ITEMS_PER_MESSAGE
     idle: float = 1.0  # seconds between looks for filings another process stored, and for due retries
     lease_ttl: float = 60.0  # the engine-and-delivery lease: a dead process is replaced after this
@@ -144,7 +144,10 @@ class AlertEngine:
         amendments = [f.accession for f in live if f.document_type == "4/A"]
         existing: dict[int, StoredItem] = {}
         if amendments:
-            corrected = await self.outbox.amended_originals(amendments)
+            originals = await self.outbox.amended_originals(amendments)
+            corrected = {original: amendment for original, (amendment, _) in originals.items()}
+            # A 4/A restating an old filing corrects alerts (below) but is not news of its own.
+            fresh -= {amendment for amendment, when in originals.values() if not self._recent(when, now)}
             issuers = {f.issuer_cik for f in live if f.accession in set(corrected.values())}
             for cik in issuers:
                 for item in await self.outbox.items_with_filings(cik, corrected):
@@ -211,7 +214,11 @@ class AlertEngine:
         midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         posted_today = await self.outbox.alerts_since(enabled, midnight)
         by_key = {(i.guild_id, i.key): i for i in existing}
+        by_line: dict[tuple[int, int, str, str], list[StoredItem]] = defaultdict(list)  # for the wave roots
+        for i in existing:
+            by_line[(i.guild_id, i.key.issuer_cik, i.key.group_key, i.key.side)].append(i)
         decisions: dict[tuple[Policy, int], Decision] = {}
+        snapshots: dict[tuple[Policy, int], str] = {}  # servers with the same policy share the alert's JSON
 
         def decide(policy: Policy, index: int) -> Decision:
             found = decisions.get((policy, index))
@@ -246,15 +253,19 @@ class AlertEngine:
                     continue
                 decision = decide(policy, index)
                 if decision.fire:
-                    view = _view(e, decision)
+                    snapshot = snapshots.get((policy, index))
+                    if snapshot is None:
+                        snapshot = snapshots[(policy, index)] = _view(e, decision).to_json()
                     new[e.key.issuer_cik].append(_New(e, decision, PlannedItem(
-                        guild_id, e.key, e.day.accessions, e.day.value_cents, view.to_json())))
+                        guild_id, e.key, e.day.accessions, e.day.value_cents, snapshot)))
             room = max(0, s.alert_daily_cap - posted_today.get(guild_id, 0))
             for cik in sorted(new):
                 top: list[_New] = []
                 waves: dict[int, list[_New]] = defaultdict(list)
                 for candidate in new[cik]:
-                    root = _wave_root(guild_id, candidate.event.key, existing, self.config.wave_days)
+                    key = candidate.event.key
+                    root = _wave_root(key, by_line.get((guild_id, key.issuer_cik, key.group_key, key.side), ()),
+                                      self.config.wave_days)
                     (waves[root] if root is not None else top).append(candidate)
                 # Over the cap, the strongest alerts of the batch go out and the rest wait for the digest.
                 top.sort(key=lambda c: (-c.decision.score, -c.item.value_cents))
@@ -340,14 +351,12 @@ def _policy(s: GuildSettings) -> Policy:
     return Policy(sensitivity=sensitivity, min_value_cents=s.alert_min_value_cents, purchases=s.alert_purchases)
 
 
-def _wave_root(guild_id: int, key: DayKey, existing: Sequence[StoredItem], wave_days: int) -> int | None:
-    """The first alert of the wave this trade day continues: the newest earlier alerted day of the same filer
-    group, issuer and side within ``wave_days`` (whose message was not given up)."""
+def _wave_root(key: DayKey, line: Sequence[StoredItem], wave_days: int) -> int | None:
+    """The first alert of the wave this trade day continues: the newest earlier alerted day of the same server,
+    filer group, issuer and side (``line``) within ``wave_days`` (whose message was not given up)."""
     best: StoredItem | None = None
-    for item in existing:
+    for item in line:
         k = item.key
-        if (item.guild_id, k.issuer_cik, k.group_key, k.side) != (guild_id, key.issuer_cik, key.group_key, key.side):
-            continue
         if item.state != "alert" or item.message_state in ("failed", "expired") or item.wave_root is None:
             continue
         if 0 < (key.day - k.day).days <= wave_days and (best is None or k.day > best.key.day):

@@ -220,14 +220,16 @@ class Outbox:
             keys.update(DayKey(r[0], r[1], date.fromisoformat(r[2]), _SIDE[r[3]]) for r in rows)
         return keys
 
-    async def amended_originals(self, amendments: Sequence[str]) -> dict[str, str]:
-        """Original accession -> the 4/A among ``amendments`` that supersedes it (the 4/A rule in the store)."""
-        out: dict[str, str] = {}
+    async def amended_originals(self, amendments: Sequence[str]) -> dict[str, tuple[str, datetime | None]]:
+        """Original accession -> (the 4/A among ``amendments`` that supersedes it, the original's acceptance
+        time), as the 4/A rule in the store decided."""
+        out: dict[str, tuple[str, datetime | None]] = {}
         for chunk in _chunks(list(amendments)):
             rows = await self.store.fetchall(
-                f"SELECT accession, superseded_by FROM filings WHERE superseded_by IN ({_marks(chunk)})", chunk
+                f"SELECT accession, superseded_by, accepted_at FROM filings WHERE superseded_by IN ({_marks(chunk)})",
+                chunk,
             )
-            out.update({r[0]: r[1] for r in rows})
+            out.update({r[0]: (r[1], _filing_time(r[2])) for r in rows})
         return out
 
     async def items_near(self, issuer_ciks: Iterable[int], since: date) -> list[StoredItem]:
@@ -388,10 +390,13 @@ class Outbox:
 
     async def next_due(self, now: datetime) -> datetime | None:
         """When the next message waiting for a retry is due (None: nothing waits)."""
+        # Two arms, each on its index (a pending one, an edit one), rather than one OR over the whole table.
         row = await self.store.fetchone(
-            "SELECT MIN(next_try_at) FROM alert_messages WHERE next_try_at > ? "
-            "AND (state = 'pending' OR (state = 'sent' AND revision > sent_revision)) "
-            f"AND guild_id IN ({_DELIVERING})",
+            "SELECT MIN(t) FROM ("
+            "SELECT MIN(next_try_at) AS t FROM alert_messages WHERE state = 'pending' AND next_try_at > ?1 "
+            f"AND guild_id IN ({_DELIVERING}) "
+            "UNION ALL SELECT MIN(next_try_at) FROM alert_messages WHERE state = 'sent' AND revision > sent_revision "
+            f"AND next_try_at > ?1 AND guild_id IN ({_DELIVERING}))",
             (ts(now),),
         )
         return parse_ts(row[0]) if row else None
