@@ -58,7 +58,9 @@ async def main(rounds: int = 30) -> None:
         "ORDER BY COUNT(*) DESC LIMIT 1"
     )
     ticker = busiest[0]  # type: ignore[index]
-    settings = Settings(db_path=str(COPY), sec_user_agent="bench bench@example.com", chart_workers=1)
+    # Commands only: the watcher and alert delivery have their own bench (bench/alerts.py).
+    settings = Settings(db_path=str(COPY), sec_user_agent="bench bench@example.com", chart_workers=1,
+                        run_alerts=False)
     async with open_discord_env() as env:
         bot = create_bot(settings, store=store)
         await env.login(bot)

@@ -119,16 +119,22 @@ class InsiderBot(commands.Bot):
 
     async def close(self) -> None:
         try:
-            if self.alerts is not None:
-                await self.alerts.stop()
-            if self.history is not None:
-                await self.history.stop()
-            if self.http_session is not None:
-                await self.http_session.close()
-            if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
+            # Each part is stopped once: close() runs again when discord.py's context manager exits.
+            alerts, self.alerts = self.alerts, None
+            if alerts is not None:
+                await alerts.stop()
+            history, self.history = self.history, None
+            if history is not None:
+                await history.stop()
+            session, self.http_session = self.http_session, None
+            if session is not None:
+                await session.close()
+            executor, self._executor = self._executor, None
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
             if self.store is not None and self._given_store is None:
-                await self.store.close()
+                store, self.store = self.store, None  # type: ignore[assignment]
+                await store.close()
         finally:
             await super().close()
 

@@ -14,6 +14,10 @@ else Discord refuses (a 400) is marked failed and logged, never retried in a loo
 
 Waves: a later trade day of a wave already alerted goes into a thread under the wave's first alert (a reply to it
 when no thread can be opened). An alert whose trade day changed (more filings of the day, a Form 4/A) is edited.
+
+DM alerts (a negative target, ``bot.store.outbox.dm_target``) go to the user's DM channel with the same nonce
+rules; a user whose DMs are closed (403, 50007) gets their DM alerts paused (``user_settings.paused_reason``,
+told at their next command) and their messages wait, then expire; everyone else goes on.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from bot.alerts.render import (
 )
 from bot.render.reply import Reply
 from bot.store.guilds import GuildSettings
-from bot.store.outbox import Outbox, OutMessage
+from bot.store.outbox import Outbox, OutMessage, dm_user, is_dm
 
 if TYPE_CHECKING:
     import discord
@@ -92,6 +96,10 @@ class Transport(Protocol):
     async def edit(self, channel_id: int, message_id: int, message: Outgoing) -> None: ...
     async def open_thread(self, channel_id: int, message_id: int, name: str, *, guild_id: int) -> int: ...
     async def find_ref(self, channel_id: int, ref: str, *, limit: int = 50) -> int | None: ...
+    async def open_dm(self, user_id: int) -> int: ...
+
+
+DMS_CLOSED = "your DMs are closed"  # user_settings.paused_reason, told at the user's next command
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,7 @@ class Delivery:
         self._outage: float | None = None  # seconds to wait: a transient failure ended the round
         self._failing_since: datetime | None = None
         self._last_sweep: datetime | None = None
+        self._dm_channels: dict[int, int] = {}  # user id -> DM channel id (stable on Discord's side)
 
     async def run_once(self) -> float | None:
         """Post and edit every due message. Returns the seconds until something is due again (0: more is
@@ -143,7 +152,8 @@ class Delivery:
 
         async def one_guild(guild_id: int, messages: list[OutMessage]) -> None:
             async with slots:
-                settings = await self.store.guilds.settings(guild_id)
+                # A DM target has no server settings: the defaults (no channel, no ping) stand in for them.
+                settings = GuildSettings(guild_id) if is_dm(guild_id) else await self.store.guilds.settings(guild_id)
                 for message in messages:
                     if self._outage is not None:
                         return
@@ -182,7 +192,8 @@ class Delivery:
     async def _post(self, message: OutMessage, settings: GuildSettings) -> None:
         assert self._salt is not None
         ref = nonce_for(self._salt, message.id)
-        channel_id = settings.alert_channel_id or message.channel_id
+        channel_id = (await self._dm_channel(dm_user(message.guild_id)) if is_dm(message.guild_id)
+                      else settings.alert_channel_id or message.channel_id)
         reply_to = None
         ping = settings.alert_ping_role_id if message.kind == "alert" else None
         if message.kind == "wave" and message.parent_id is not None:
@@ -270,8 +281,24 @@ class Delivery:
                 log.info("edited %s message #%d (revision %d)", message.kind, message.id, message.revision)
         await self.outbox.mark_edited(message.id, message.revision)
 
+    async def _dm_channel(self, user_id: int) -> int:
+        found = self._dm_channels.get(user_id)
+        if found is None:
+            found = self._dm_channels[user_id] = await self.transport.open_dm(user_id)
+        return found
+
     async def _failed(self, message: OutMessage, settings: GuildSettings, exc: DeliveryError) -> bool:
         now = self._clock()
+        if exc.kind == "gone" and is_dm(message.guild_id):
+            # 50007 "Cannot send messages to this user" (DMs closed, bot blocked, no shared server): pause this
+            # user only; their messages wait (not retried) until they turn DM alerts on again, then expire.
+            user_id = dm_user(message.guild_id)
+            await self.store.users.update_settings(user_id, paused_reason=DMS_CLOSED)
+            await self.outbox.note_error(message.id, str(exc))
+            self._dm_channels.pop(user_id, None)
+            log.warning("DM alerts paused for user %d: %s (%s; message #%d waits)", user_id, DMS_CLOSED, exc,
+                        message.id)
+            return False
         if exc.kind == "gone":
             channel = settings.alert_channel_id or message.channel_id
             reason = _pause_reason(channel, exc)
@@ -423,6 +450,12 @@ class DiscordTransport:
         READY, or for an unavailable guild), the HTTP route does not. discord.py 2.7 ``HTTPClient``."""
         data = await self.client.http.start_thread_with_message(
             channel_id, message_id, name=name, auto_archive_duration=1440, rate_limit_per_user=None)
+        return int(data["id"])
+
+    async def open_dm(self, user_id: int) -> int:
+        """POST /users/@me/channels through discord.py's HTTP route: ``create_dm`` would want the user in the
+        cache, the route does not. Discord returns the same channel for the same user."""
+        data = await _call(self.client.http.start_private_message(user_id))
         return int(data["id"])
 
     async def find_ref(self, channel_id: int, ref: str, *, limit: int = 50) -> int | None:

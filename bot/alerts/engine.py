@@ -51,7 +51,19 @@ from bot.sec.client import EdgarClient
 from bot.store.baselines import BaselineRequest, Baselines, EventBaseline
 from bot.store.db import Store
 from bot.store.guilds import GuildSettings
-from bot.store.outbox import DayKey, Outbox, Plan, PlannedItem, PlannedMessage, PlannedRevision, StoredItem
+from bot.store.outbox import (
+    DayKey,
+    Outbox,
+    Plan,
+    PlannedItem,
+    PlannedMessage,
+    PlannedRevision,
+    StoredItem,
+    dm_target,
+    dm_user,
+    is_dm,
+)
+from bot.store.users import UserSettings
 from bot.store.watch import Watch
 
 if TYPE_CHECKING:
@@ -154,15 +166,16 @@ class AlertEngine:
                     existing[item.id] = item
                     keys.add(item.key)
         guild_ids = await self.outbox.alert_guilds()
-        if keys and (guild_ids or existing):
+        watchers = await self._watchers({k.issuer_cik for k in keys})
+        if keys and (guild_ids or watchers or existing):
             since = min(k.day for k in keys) - timedelta(days=self.config.wave_days)
             for item in await self.outbox.items_near({k.issuer_cik for k in keys}, since):
                 existing.setdefault(item.id, item)
-        if not keys or not (guild_ids or existing):
+        if not keys or not (guild_ids or watchers or existing):
             raced = await self.outbox.record(Plan(), expected_cursor=cursor, new_cursor=new_cursor, now=now) is None
             return StepResult(filings=len(batch), live=len(live), raced=raced)
         events = await self._events(keys, fresh)
-        plan, alerts = await self._plan(events, guild_ids, list(existing.values()), corrected, now)
+        plan, alerts = await self._plan(events, guild_ids, list(existing.values()), corrected, now, watchers)
         created = await self.outbox.record(plan, expected_cursor=cursor, new_cursor=new_cursor, now=now)
         if created is None:
             log.info("another process recorded alerts for filings %d..%d first", batch[0].rowid, new_cursor)
@@ -205,10 +218,21 @@ class AlertEngine:
 
     # ------------------------------------------------------------------------------------ the plan
 
+    async def _watchers(self, issuer_ciks: Iterable[int]) -> dict[int, list[UserSettings]]:
+        """Per issuer: the users with DM alerts on (and not paused) who watch it on /mywatch."""
+        out: dict[int, list[UserSettings]] = {}
+        for cik in sorted(issuer_ciks):
+            found = await self.store.users.watchers_of(cik)
+            if found:
+                out[cik] = found
+        return out
+
     async def _plan(self, events: Sequence[_Event], guild_ids: Sequence[int], existing: Sequence[StoredItem],
-                    corrected: dict[str, str], now: datetime) -> tuple[Plan, int]:
+                    corrected: dict[str, str], now: datetime,
+                    watchers: dict[int, list[UserSettings]] | None = None) -> tuple[Plan, int]:
         enabled = set(guild_ids)
-        involved = sorted(enabled | {i.guild_id for i in existing})
+        # DM targets (negative ids, see dm_target) are planned after the servers, with the users' own policies.
+        involved = sorted(enabled | {i.guild_id for i in existing if not is_dm(i.guild_id)})
         settings = {g: await self.store.guilds.settings(g) for g in involved}
         watchlists = await self.outbox.watchlists(g for g in enabled if settings[g].alert_scope == "watchlist")
         midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -280,7 +304,62 @@ class AlertEngine:
                     for chunk in _chunks([c.item for c in wave], self.config.items_per_message):
                         messages.append(PlannedMessage(guild_id, channel, "wave", cik, root, tuple(chunk)))
                 alerts += len(keep) + sum(len(w) for w in waves.values())
+        alerts += await self._plan_dms(events, watchers or {}, existing, by_key, corrected, midnight, decide,
+                                       snapshots, messages, held, revisions)
         return Plan(tuple(messages), tuple(held), tuple(revisions)), alerts
+
+    async def _plan_dms(self, events: Sequence[_Event], watchers: dict[int, list[UserSettings]],
+                        existing: Sequence[StoredItem], by_key: dict[tuple[int, DayKey], StoredItem],
+                        corrected: dict[str, str], midnight: datetime, decide: Callable[[Policy, int], Decision],
+                        snapshots: dict[tuple[Policy, int], str], messages: list[PlannedMessage],
+                        held: list[PlannedItem], revisions: list[PlannedRevision]) -> int:
+        """DM alerts: each watcher is one more outbox target, scored with their own sensitivity and minimum,
+        capped per UTC day. No waves in DMs (no threads there): every new trade day is a top-level alert."""
+        users: dict[int, UserSettings] = {}
+        watched: dict[int, set[int]] = defaultdict(set)
+        for cik, found in watchers.items():
+            for u in found:
+                users[u.user_id] = u
+                watched[u.user_id].add(cik)
+        involved = sorted(set(users) | {dm_user(i.guild_id) for i in existing if is_dm(i.guild_id)})
+        posted_today = await self.outbox.alerts_since((dm_target(u) for u in users), midnight)
+        alerts = 0
+        for user_id in involved:
+            target = dm_target(user_id)
+            u = users.get(user_id) or await self.store.users.settings(user_id)
+            policy = _user_policy(u)
+            new: list[_New] = []
+            for index, e in enumerate(events):
+                item = by_key.get((target, e.key))
+                if item is not None:  # an alert already DMed: updated like a server's (the message is edited)
+                    revision = await self._revise(item, e, policy, index, decide, corrected)
+                    if revision is not None:
+                        revisions.append(revision)
+                    continue
+                if user_id not in users or not e.creatable or e.day is None:
+                    continue
+                if e.key.issuer_cik not in watched[user_id]:
+                    continue
+                decision = decide(policy, index)
+                if decision.fire:
+                    snapshot = snapshots.get((policy, index))
+                    if snapshot is None:
+                        snapshot = snapshots[(policy, index)] = _view(e, decision).to_json()
+                    new.append(_New(e, decision, PlannedItem(target, e.key, e.day.accessions, e.day.value_cents,
+                                                             snapshot)))
+            room = max(0, u.daily_cap - posted_today.get(target, 0))
+            new.sort(key=lambda c: (-c.decision.score, -c.item.value_cents))
+            keep, over = new[:room], new[room:]
+            # Over the cap: recorded (so never alerted later) but not sent; DMs have no digest.
+            held.extend(c.item for c in over)
+            by_issuer: dict[int, list[PlannedItem]] = defaultdict(list)
+            for c in sorted(keep, key=lambda c: (c.event.key.day, c.event.key.group_key)):
+                by_issuer[c.event.key.issuer_cik].append(c.item)
+            for cik in sorted(by_issuer):
+                for chunk in _chunks(by_issuer[cik], self.config.items_per_message):
+                    messages.append(PlannedMessage(target, 0, "alert", cik, None, tuple(chunk)))
+            alerts += len(keep)
+        return alerts
 
     async def _revise(self, item: StoredItem, e: _Event, policy: Policy, index: int,
                       decide: Callable[[Policy, int], Decision], corrected: dict[str, str]) -> PlannedRevision | None:
@@ -344,6 +423,11 @@ class AlertEngine:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
+
+def _user_policy(u: UserSettings) -> Policy:
+    sensitivity = u.sensitivity if u.sensitivity in ("quiet", "normal", "everything") else "normal"
+    return Policy(sensitivity=sensitivity, min_value_cents=u.min_value_cents, purchases=True)
 
 
 def _policy(s: GuildSettings) -> Policy:

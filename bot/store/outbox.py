@@ -11,6 +11,8 @@ Exactly once, in three steps that each survive a crash:
 
 Times in the alert tables are the watcher's UTC text (``bot.store.watch.ts``); ``filings.accepted_at`` and
 ``flow_days.accepted_at`` keep their own format (``bot.store.filings.iso_utc``).
+
+DM alerts (/mywatch) are one more target: ``guild_id`` holds ``dm_target(user_id)``, a negative number.
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ _SIDE = {"S": rules.SELL, "P": rules.BUY}
 
 
 # ------------------------------------------------------------------------------------------- records
+
+
+def dm_target(user_id: int) -> int:
+    """The outbox target of a user's DM alerts: the negated user id in the ``guild_id`` columns. Snowflakes are
+    positive, so it never meets a server, and the per-target rules (unique trade day, daily cap, one sequence
+    per target in the delivery) hold for DMs without a schema change."""
+    return -user_id
+
+
+def is_dm(target: int) -> bool:
+    return target < 0
+
+
+def dm_user(target: int) -> int:
+    return -target
 
 
 @dataclass(frozen=True, slots=True)
@@ -552,7 +569,9 @@ class Outbox:
 
 _DELIVERING = (
     "SELECT guild_id FROM guild_settings WHERE alerts_enabled = 1 AND alerts_paused_reason IS NULL "
-    "AND alert_channel_id IS NOT NULL"
+    "AND alert_channel_id IS NOT NULL "
+    # DM targets (negative ids): users with DM alerts on and not paused (closed DMs wait, then expire).
+    "UNION ALL SELECT -user_id FROM user_settings WHERE dm_alerts = 1 AND paused_reason IS NULL"
 )
 _ITEM_SELECT = (
     "SELECT i.id, i.guild_id, i.issuer_cik, i.group_key, i.day, i.side, i.state, i.message_id, i.accessions, "
