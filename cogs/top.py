@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import discord
@@ -15,6 +16,12 @@ from bot.render.table_image import reply_table_png
 from cogs.common import bot_of, reply_to_discord, send_error, send_reply
 
 PAGE = 10
+
+
+async def _table_png(interaction: discord.Interaction, reply: Reply) -> bytes | None:
+    """Rendered in the chart workers: a matplotlib render on the event loop stalls every interaction."""
+    executor = getattr(bot_of(interaction), "_executor", None)
+    return await asyncio.get_running_loop().run_in_executor(executor, reply_table_png, reply)
 
 
 class TopPages(discord.ui.View):
@@ -44,7 +51,7 @@ class TopPages(discord.ui.View):
     async def _show(self, interaction: discord.Interaction) -> None:
         self._sync_buttons()
         reply: Reply = await self.render(self.offset)
-        png = reply_table_png(reply)
+        png = await _table_png(interaction, reply)
         if png:
             reply.chart = Chart(png, "top.png")
         embeds, files = reply_to_discord(reply)
@@ -114,7 +121,7 @@ class Top(commands.Cog):
                                           limit=PAGE, offset=offset, issuer_ciks=ciks, scope_label=label)
 
         reply = await render(0)
-        png = reply_table_png(reply)  # the same table as an image: reads well on a phone
+        png = await _table_png(interaction, reply)  # the same table as an image: reads well on a phone
         if png:
             reply.chart = Chart(png, "top.png")
         total = int((reply.data or {}).get("total", 0))
