@@ -47,6 +47,7 @@ from bot.alerts.watcher import PollResult, Watcher, default_owner_id
 from bot.analysis.flow import TradeDay, trade_days
 from bot.analysis.rows import FilerGroup
 from bot.models import Filing
+from bot.render.reply import duration_text
 from bot.sec.client import EdgarClient
 from bot.store.baselines import BaselineRequest, Baselines, EventBaseline
 from bot.store.db import Store
@@ -689,10 +690,10 @@ async def alert_status(store: Store, guild_id: int, *, now: datetime | None = No
     if position.newest_updated is None:
         lines.append("Watcher: has not read EDGAR's feed yet.")
     else:
-        lines.append(f"Watcher lag: {_ago(watch.lag)} (newest acceptance seen "
+        lines.append(f"Watcher lag: {duration_text(watch.lag)} (newest acceptance seen "
                      f"{position.newest_updated:%Y-%m-%d %H:%M:%S} UTC).")
     if position.last_poll_at is not None:
-        poll = f"Last poll: {_ago(now - position.last_poll_at)} ago"
+        poll = f"Last poll: {duration_text(now - position.last_poll_at)} ago"
         if position.last_error and position.last_error_at == position.last_poll_at:
             poll += f", failed: {position.last_error}"
         lines.append(poll + ("." if watch.leader_active else "; no watcher holds the lease right now."))
@@ -702,24 +703,13 @@ async def alert_status(store: Store, guild_id: int, *, now: datetime | None = No
     lines.append(f"Outbox: {counts.pending} pending, {counts.sent} sent, {counts.held} held for the digest "
                  f"(daily cap {s.alert_daily_cap}), {counts.failed} failed, {counts.expired} expired.")
     if counts.oldest_pending is not None:
-        waiting = f"Oldest pending: recorded {_ago(now - counts.oldest_pending)} ago"
+        waiting = f"Oldest pending: recorded {duration_text(now - counts.oldest_pending)} ago"
         lines.append(waiting + (f"; last error: {counts.last_error}." if counts.last_error else "."))
     if counts.last_sent is not None:
-        lines.append(f"Last alert posted {_ago(now - counts.last_sent)} ago.")
+        lines.append(f"Last alert posted {duration_text(now - counts.last_sent)} ago.")
     return lines
 
 
-def _ago(delta: timedelta | None) -> str:
-    if delta is None:
-        return "unknown"
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
 
 
 __all__ = ["AlertConfig", "AlertEngine", "AlertService", "StepResult", "alert_status", "start_alerts"]

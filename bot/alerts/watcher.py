@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from bot.models import Filing, ParseError
+from bot.render.reply import duration_text
 from bot.sec.client import (
     EdgarBlockedError,
     EdgarClient,
@@ -838,21 +839,12 @@ def describe(result: PollResult) -> str:
     if result.catchup_days:
         parts.append("catching up " + ", ".join(d.isoformat() for d in result.catchup_days[:3]))
     if result.lag is not None:
-        parts.append(f"lag {_human(result.lag)}")
+        parts.append(f"lag {duration_text(result.lag)}")
     if result.error:
         parts.append(f"error: {result.error}")
     return "; ".join(parts)
 
 
-def _human(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
 
 
 def _truthy(value: object) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 DISCLAIMER = "Not investment advice. Data: SEC EDGAR Form 4 filings."
 
@@ -111,3 +111,17 @@ def filing_url(issuer_cik: int, accession: str) -> str | None:
 
 def day_text(d: date | None) -> str:
     return d.isoformat() if d else "n/a"
+
+
+def duration_text(delta: timedelta | None) -> str:
+    """'45 s', '12 min', '5 h', '3 d': how long ago or how late, for status lines."""
+    if delta is None:
+        return "unknown"
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
