@@ -117,8 +117,9 @@ async def cmd_top(args: argparse.Namespace, console: Console) -> int:
     store = await _open_store(args)
     try:
         async with PriceSource(_settings(args), store=store) as prices:
+            side = {"sales": "sells", "purchases": "buys"}.get(args.side, args.side)
             reply = await top_with_returns(
-                store, prices, _period(args, default="1y"), side=args.side, limit=args.limit,
+                store, prices, _period(args, default="1y"), side=side, limit=args.limit,
                 as_of=_as_of(args.as_of),
             )
         if not args.json and (png := reply_table_png(reply)):
@@ -230,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_insiders)
 
     p = sub.add_parser("top", help="ranked net sellers or buyers over a period")
-    p.add_argument("--side", choices=("sells", "buys"), default="sells")
+    p.add_argument("--side", choices=("sells", "buys", "sales", "purchases"), default="sells",
+                   help="net sellers (sells, sales) or net buyers (buys, purchases)")
     p.add_argument("--limit", type=int, default=10)
     add_period(p, "1y")
     p.set_defaults(func=cmd_top)
