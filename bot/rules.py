@@ -39,6 +39,17 @@ CODE_MEANINGS: dict[str, str] = {
 }
 
 
+# The codes flow_side counts, and the same rule for SQL over stored rows (the store's queries use this,
+# so "what counts as buying or selling" stays in this one module).
+OPEN_MARKET_CODES = ("P", "S")
+
+
+def open_market_sql(alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    codes = ", ".join(f"'{c}'" for c in OPEN_MARKET_CODES)
+    return f"{prefix}code IN ({codes}) AND {prefix}is_derivative = 0"
+
+
 def code_meaning(code: str) -> str:
     return CODE_MEANINGS.get(code, f"unknown code {code!r}")
 

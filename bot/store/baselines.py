@@ -59,7 +59,7 @@ _AGGREGATES = (
 )
 _NO_AGGREGATES = "NULL, NULL, NULL, NULL, NULL, NULL, NULL"  # the seven after the date
 _ACTIVE = "(t.accepted_at IS NULL OR t.accepted_at <= r.as_of) AND (t.superseded_at IS NULL OR t.superseded_at > r.as_of)"
-_OPEN_MARKET_BEFORE = "t.code IN ('P', 'S') AND t.is_derivative = 0 AND t.transaction_date < r.day"
+_OPEN_MARKET_BEFORE = f"{rules.open_market_sql('t')} AND t.transaction_date < r.day"
 _BATCH_SQL = f"""
 WITH r AS (
     SELECT key AS idx,

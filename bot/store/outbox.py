@@ -230,7 +230,7 @@ class Outbox:
         for chunk in _chunks(list(accessions)):
             rows = await self.store.fetchall(
                 "SELECT DISTINCT issuer_cik, group_key, transaction_date, code FROM transactions "
-                f"WHERE accession IN ({_marks(chunk)}) AND is_derivative = 0 AND code IN ('P', 'S') "
+                f"WHERE accession IN ({_marks(chunk)}) AND {rules.open_market_sql()} "
                 "AND transaction_date IS NOT NULL",
                 chunk,
             )

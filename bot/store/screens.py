@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from bot.screens import ClusterFilter, LineFilter
     from bot.store.db import Store
 
-OPEN_MARKET = ("P", "S")
+OPEN_MARKET = rules.OPEN_MARKET_CODES
 # Newest-first slices, in days back from the anchor (the window's end or today); the rest follows.
 SLICE_DAYS = (7, 31, 92, 366, 1827)
 _FIRST, _LAST = date.min.isoformat(), date.max.isoformat()
@@ -253,7 +253,7 @@ class Screens:
                 "SELECT t.accession, t.transaction_date, t.code, t.is_derivative, t.issuer_cik, t.group_key, "
                 "SUM(t.value_cents) AS value_cents, SUM(COALESCE(t.shares, 0)) AS shares FROM transactions t "
                 f"WHERE t.code IN ({','.join(repr(c) for c in grouped_codes)}) {derivative} "
-                "AND NOT (t.is_derivative = 0 AND t.code IN ('P', 'S')) "
+                f"AND NOT ({rules.open_market_sql('t')}) "
                 f"{generic_drive} {scope} {traded} AND {ACTIVE} "
                 "GROUP BY t.accession, t.transaction_date, t.code, t.is_derivative"
                 + (f" HAVING 1{value_group}" if value_group else "")
